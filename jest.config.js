@@ -1,0 +1,9 @@
+/** Type checking runs once in `tsc --noEmit` (npm test); jest only transpiles, which keeps workers light. */
+module.exports = {
+  testEnvironment: 'node',
+  roots: ['<rootDir>/test'],
+  testMatch: ['**/*.test.ts'],
+  transform: { '^.+\\.ts$': ['ts-jest', { diagnostics: false }] },
+  testTimeout: 60000,
+  maxWorkers: 2,
+};

@@ -1,0 +1,18 @@
+#!/usr/bin/env bash
+# Installs the Debian packages the simulator and its tests use: SoftHSM2 (the keys), OpenSC's pkcs11-tool,
+# OpenSSH and sshpass (clients of the simulated Luna appliance), openssl. Needs root, or says what to run.
+set -euo pipefail
+packages=(softhsm2 opensc openssh-client sshpass openssl)
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+done
+[ ${#missing[@]} -eq 0 ] && exit 0
+if [ "$(id -u)" -ne 0 ]; then
+  echo "setup-system: missing Debian packages: ${missing[*]}" >&2
+  echo "setup-system: run as root: apt-get update && apt-get install -y ${missing[*]}" >&2
+  exit 1
+fi
+apt-get update -qq
+apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+echo "setup-system: installed ${missing[*]}"

@@ -1,0 +1,52 @@
+import { TerraformOutput } from 'cdktf';
+import { Construct } from 'constructs';
+import { HsmNetwork } from '../constructs/hsm-network';
+import { ManagedHsm } from '../constructs/managed-hsm';
+import { EnvironmentConfig } from './environment-config';
+import { HsmStack } from './hsm-stack';
+
+/**
+ * A second Managed HSM in another region, left unactivated: the target into which a recovery drill (or a
+ * real disaster) uploads the primary's security domain and restores its backup.
+ */
+export class DisasterRecoveryStack extends HsmStack {
+  readonly network: HsmNetwork;
+  readonly managedHsm: ManagedHsm;
+
+  constructor(scope: Construct, config: EnvironmentConfig) {
+    super(scope, `hsm-${config.name}-dr`, config);
+    const dr = config.disasterRecovery!;
+    const primary = config.managedHsm!;
+    const tags = { environment: config.name, role: 'disaster-recovery', 'managed-by': 'azure-hsm-cdktf', ...config.tags };
+
+    this.network = new HsmNetwork(this, 'Network', {
+      location: dr.location,
+      resourceGroupName: dr.resourceGroupName,
+      namePrefix: `${config.namePrefix}-dr`,
+      dedicatedHsmSubnet: false,
+      addressSpace: dr.addressSpace ?? ['10.3.0.0/16'],
+      computeSubnetCidr: dr.computeSubnetCidr ?? '10.3.0.0/24',
+      adminCidrs: config.network.adminCidrs,
+      tags,
+    });
+    this.managedHsm = new ManagedHsm(this, 'ManagedHsm', {
+      name: dr.managedHsmName,
+      resourceGroupName: this.network.resourceGroupName,
+      location: this.network.location,
+      tenantId: config.tenantId,
+      adminObjectIds: primary.adminObjectIds,
+      skuName: primary.skuName,
+      softDeleteRetentionDays: primary.softDeleteRetentionDays,
+      dangerouslyDisablePurgeProtection: primary.dangerouslyDisablePurgeProtection,
+      publicNetworkAccessEnabled: primary.publicNetworkAccessEnabled,
+      logAnalyticsWorkspaceId: primary.logAnalyticsWorkspaceId,
+      privateEndpoint: { subnetId: this.network.computeSubnet.id, virtualNetworkId: this.network.vnet.id },
+      tags,
+    });
+
+    new TerraformOutput(this, 'resource_group_name', { value: this.network.resourceGroupName });
+    new TerraformOutput(this, 'hsm_uri', { value: this.managedHsm.hsmUri, description: 'DR Managed HSM data-plane URI' });
+    new TerraformOutput(this, 'managed_hsm_id', { value: this.managedHsm.id });
+    new TerraformOutput(this, 'managed_hsm_name', { value: this.managedHsm.name });
+  }
+}

@@ -1,0 +1,317 @@
+import { readFileSync } from 'fs';
+import { DEDICATED_HSM_SKUS, STAMPS } from '../constructs/dedicated-hsm';
+import { EXPRESS_ROUTE_GATEWAY_SKUS } from '../constructs/hsm-network';
+import { EC_CURVES, KEY_TYPES, KeyOperation, ManagedHsmKeyRotation, ManagedHsmKeyType, EcCurve } from '../constructs/managed-hsm-key';
+import { MANAGED_HSM_SKUS, ManagedHsmSku } from '../constructs/managed-hsm';
+import { MANAGED_HSM_ROLE_NAMES, ManagedHsmRoleName } from '../constructs/managed-hsm-roles';
+import { DedicatedHsmSku, Stamp } from '../constructs/dedicated-hsm';
+import { ExpressRouteGatewaySku } from '../constructs/hsm-network';
+import { arrayOf, bool, int, obj, oneOfStrings, optional, recordOf, Schema, str, validate } from './schema';
+
+/** One environment (dev, prod, ...) of the HSM estate, as written in config/<env>.json. */
+export interface EnvironmentConfig {
+  /** Environment name; stacks are named hsm-<name> and hsm-<name>-dr. */
+  readonly name: string;
+  /** Azure subscription; when absent the azurerm provider reads ARM_SUBSCRIPTION_ID at plan time. */
+  readonly subscriptionId?: string;
+  readonly tenantId: string;
+  readonly location: string;
+  readonly resourceGroupName: string;
+  /** @default false */
+  readonly existingResourceGroup?: boolean;
+  readonly namePrefix: string;
+  readonly tags?: Record<string, string>;
+  readonly network: NetworkConfig;
+  readonly dedicatedHsm?: DedicatedHsmConfig;
+  readonly managedHsm?: ManagedHsmConfig;
+  readonly cipherTrustManager?: CipherTrustManagerConfig;
+  readonly lunaClientHost?: LunaClientHostConfig;
+  /** Firewalls (vSRX, PAN-OS) that register as Luna clients after deploy. */
+  readonly firewallClients?: Array<{ readonly name: string; readonly ip: string }>;
+  readonly disasterRecovery?: DisasterRecoveryConfig;
+  /** @default { type: 'local' } */
+  readonly backend?: BackendConfig;
+  readonly policyAcknowledgements?: Array<{ readonly construct: string; readonly ruleId: string; readonly reason: string }>;
+}
+
+export interface NetworkConfig {
+  readonly addressSpace?: string[];
+  readonly computeSubnetCidr?: string;
+  readonly hsmSubnetCidr?: string;
+  readonly gatewaySubnetCidr?: string;
+  readonly gatewaySku?: ExpressRouteGatewaySku;
+  readonly adminCidrs: string[];
+}
+
+export interface LunaPartitionConfig {
+  readonly name: string;
+}
+
+export interface DedicatedHsmConfig {
+  readonly name: string;
+  readonly skuName?: DedicatedHsmSku;
+  /** One HSM: its private IP. */
+  readonly privateIpAddress?: string;
+  /** An HA pair in stamp1 and stamp2: their private IPs. Not with privateIpAddress. */
+  readonly haPairPrivateIpAddresses?: [string, string];
+  readonly stampId?: Stamp;
+  readonly zones?: string[];
+  /** What `hsmctl luna init` makes on each appliance. */
+  readonly luna?: { readonly hsmLabel: string; readonly fipsMode?: boolean; readonly partitions: LunaPartitionConfig[] };
+}
+
+export interface ManagedHsmKeyConfig {
+  readonly name: string;
+  readonly keyType: ManagedHsmKeyType;
+  readonly keySize?: number;
+  readonly curve?: EcCurve;
+  readonly keyOps?: KeyOperation[];
+  readonly expirationDate?: string;
+  readonly rotation?: ManagedHsmKeyRotation;
+}
+
+export interface ManagedHsmConfig {
+  readonly name: string;
+  readonly adminObjectIds: string[];
+  readonly skuName?: ManagedHsmSku;
+  readonly softDeleteRetentionDays?: number;
+  readonly dangerouslyDisablePurgeProtection?: boolean;
+  readonly publicNetworkAccessEnabled?: boolean;
+  readonly logAnalyticsWorkspaceId?: string;
+  /** Certificates and quorum for `hsmctl sd activate`. @default 3 and 2 */
+  readonly securityDomain?: { readonly certificates: number; readonly quorum: number };
+  /**
+   * Keys and local role assignments are data-plane resources Azure accepts only after activation: leave
+   * false for the first deploy, run `hsmctl sd activate`, then set true and deploy again.
+   * @default false
+   */
+  readonly securityDomainActivated?: boolean;
+  readonly roleAssignments?: Array<{ readonly role: ManagedHsmRoleName; readonly principalId: string; readonly scope?: string }>;
+  readonly keys?: ManagedHsmKeyConfig[];
+}
+
+export interface CipherTrustManagerConfig {
+  readonly name: string;
+  readonly imageVersion: string;
+  readonly sshPublicKey: string;
+  readonly size?: string;
+  readonly privateIpAddress?: string;
+  readonly publicIp?: boolean;
+  readonly customData?: string;
+  readonly acceptMarketplaceTerms?: boolean;
+}
+
+export interface LunaClientHostConfig {
+  readonly name: string;
+  readonly adminUsername?: string;
+  readonly size?: string;
+  readonly privateIpAddress?: string;
+  readonly publicIp?: boolean;
+  readonly image?: { readonly publisher: string; readonly offer: string; readonly sku: string; readonly version: string };
+}
+
+export interface DisasterRecoveryConfig {
+  readonly location: string;
+  readonly resourceGroupName: string;
+  readonly managedHsmName: string;
+  readonly addressSpace?: string[];
+  readonly computeSubnetCidr?: string;
+}
+
+export type BackendConfig =
+  | { readonly type: 'local'; readonly path?: string }
+  | {
+      readonly type: 'azurerm';
+      readonly resourceGroupName: string;
+      readonly storageAccountName: string;
+      readonly containerName: string;
+      /** @default '<stack name>.tfstate' */
+      readonly key?: string;
+      readonly subscriptionId?: string;
+    }
+  | { readonly type: 'cloud'; readonly organization: string; readonly workspace: string; readonly hostname?: string };
+
+const GUID = str(/^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$/, 'a GUID such as 00000000-0000-0000-0000-000000000000');
+const OCTET = '(25[0-5]|2[0-4]\\d|1\\d\\d|[1-9]?\\d)';
+const IPV4 = str(new RegExp(`^${OCTET}(\\.${OCTET}){3}$`), 'an IPv4 address such as 10.2.1.8');
+const CIDR = str(new RegExp(`^${OCTET}(\\.${OCTET}){3}/(3[0-2]|[12]?\\d)$`), 'an IPv4 CIDR such as 10.2.0.0/24');
+const NAME = str(/^[a-zA-Z0-9][a-zA-Z0-9-]{0,62}$/, 'letters, digits and hyphens, starting with a letter or digit');
+const LOCATION = str(/^[a-z][a-z0-9]{2,30}$/, 'an Azure region name such as westeurope');
+const DURATION = str(/^P(?!$)(\d+Y)?(\d+M)?(\d+W)?(\d+D)?(T(?=\d)(\d+H)?(\d+M)?(\d+S)?)?$/, 'an ISO 8601 duration such as P90D or P1Y');
+const RFC3339 = str(/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})$/, 'an RFC 3339 timestamp such as 2027-01-01T00:00:00Z');
+const RESOURCE_GROUP = str(/^[-\w._()]{1,89}[-\w_()]$/, 'a resource group name: 1-90 letters, digits, _ - . ( ), not ending with a dot');
+
+export const ENVIRONMENT_SCHEMA: Schema = obj({
+  name: str(/^[a-z][a-z0-9-]{0,19}$/, '1-20 lowercase letters, digits and hyphens, starting with a letter'),
+  subscriptionId: optional(GUID),
+  tenantId: GUID,
+  location: LOCATION,
+  resourceGroupName: RESOURCE_GROUP,
+  existingResourceGroup: optional(bool),
+  namePrefix: str(/^[a-zA-Z0-9][a-zA-Z0-9-]{0,39}$/, '1-40 letters, digits or hyphens'),
+  tags: optional(recordOf(str(/^.{0,256}$/, 'a string of at most 256 characters'))),
+  network: obj({
+    addressSpace: optional(arrayOf(CIDR, 1)),
+    computeSubnetCidr: optional(CIDR),
+    hsmSubnetCidr: optional(CIDR),
+    gatewaySubnetCidr: optional(CIDR),
+    gatewaySku: optional(oneOfStrings(EXPRESS_ROUTE_GATEWAY_SKUS)),
+    adminCidrs: arrayOf(CIDR),
+  }),
+  dedicatedHsm: optional(
+    obj({
+      name: str(/^[a-zA-Z0-9-]{3,22}$/, '3-22 letters, digits or hyphens (a pair adds -1 and -2)'),
+      skuName: optional(oneOfStrings(DEDICATED_HSM_SKUS)),
+      privateIpAddress: optional(IPV4),
+      haPairPrivateIpAddresses: optional(arrayOf(IPV4, 2, 2)),
+      stampId: optional(oneOfStrings(STAMPS)),
+      zones: optional(arrayOf(oneOfStrings(['1', '2', '3']), 1, 3)),
+      luna: optional(
+        obj({
+          hsmLabel: str(/^[A-Za-z0-9_-]{1,32}$/, '1-32 letters, digits, _ or -'),
+          fipsMode: optional(bool),
+          partitions: arrayOf(obj({ name: str(/^[A-Za-z0-9_-]{1,32}$/, '1-32 letters, digits, _ or -') }), 1, 100),
+        }),
+      ),
+    }),
+  ),
+  managedHsm: optional(
+    obj({
+      name: str(/^[a-zA-Z][a-zA-Z0-9-]{1,22}[a-zA-Z0-9]$/, '3-24 letters, digits and hyphens, starting with a letter'),
+      adminObjectIds: arrayOf(GUID, 1),
+      skuName: optional(oneOfStrings(MANAGED_HSM_SKUS)),
+      softDeleteRetentionDays: optional(int(7, 90)),
+      dangerouslyDisablePurgeProtection: optional(bool),
+      publicNetworkAccessEnabled: optional(bool),
+      logAnalyticsWorkspaceId: optional(str(/^\/subscriptions\/.+\/workspaces\/.+$/i, 'a Log Analytics workspace resource id')),
+      securityDomain: optional(obj({ certificates: int(3, 10), quorum: int(2, 10) })),
+      securityDomainActivated: optional(bool),
+      roleAssignments: optional(
+        arrayOf(obj({ role: oneOfStrings(MANAGED_HSM_ROLE_NAMES), principalId: GUID, scope: optional(str(/^(\/|\/keys|\/keys\/[a-zA-Z0-9-]{1,127})$/, '"/", "/keys" or "/keys/<name>"')) })),
+      ),
+      keys: optional(
+        arrayOf(
+          obj({
+            name: str(/^[a-zA-Z0-9-]{1,127}$/, '1-127 letters, digits and hyphens'),
+            keyType: oneOfStrings(KEY_TYPES),
+            keySize: optional(int(128, 4096)),
+            curve: optional(oneOfStrings(EC_CURVES)),
+            keyOps: optional(arrayOf(oneOfStrings(['encrypt', 'decrypt', 'sign', 'verify', 'wrapKey', 'unwrapKey', 'import']), 1)),
+            expirationDate: optional(RFC3339),
+            rotation: optional(obj({ expireAfter: DURATION, timeAfterCreation: optional(DURATION), timeBeforeExpiry: optional(DURATION) })),
+          }),
+        ),
+      ),
+    }),
+  ),
+  cipherTrustManager: optional(
+    obj({
+      name: NAME,
+      imageVersion: str(/^\d+\.\d+\.\d+$/, 'a pinned image version such as 2.6.6506'),
+      sshPublicKey: str(/^ssh-rsa [A-Za-z0-9+/]+={0,2}( .*)?$/, 'an OpenSSH RSA public key line: "ssh-rsa AAAA... comment"'),
+      size: optional(str(/^Standard_[A-Za-z0-9_]+$/, 'an Azure VM size such as Standard_F4s_v2')),
+      privateIpAddress: optional(IPV4),
+      publicIp: optional(bool),
+      customData: optional(str()),
+      acceptMarketplaceTerms: optional(bool),
+    }),
+  ),
+  lunaClientHost: optional(
+    obj({
+      name: str(/^[a-zA-Z0-9][a-zA-Z0-9-]{0,14}$/, '1-15 letters, digits and hyphens'),
+      adminUsername: optional(str(/^[a-zA-Z][a-zA-Z0-9._-]{0,19}$/, '1-20 letters, digits, . _ -, starting with a letter')),
+      size: optional(str(/^Standard_[A-Za-z0-9_]+$/, 'an Azure VM size such as Standard_D2s_v5')),
+      privateIpAddress: optional(IPV4),
+      publicIp: optional(bool),
+      image: optional(obj({ publisher: str(), offer: str(), sku: str(), version: str() })),
+    }),
+  ),
+  firewallClients: optional(arrayOf(obj({ name: str(/^[A-Za-z0-9_.-]{1,64}$/, '1-64 letters, digits, _ . -'), ip: IPV4 }))),
+  disasterRecovery: optional(
+    obj({
+      location: LOCATION,
+      resourceGroupName: RESOURCE_GROUP,
+      managedHsmName: str(/^[a-zA-Z][a-zA-Z0-9-]{1,22}[a-zA-Z0-9]$/, '3-24 letters, digits and hyphens, starting with a letter'),
+      addressSpace: optional(arrayOf(CIDR, 1)),
+      computeSubnetCidr: optional(CIDR),
+    }),
+  ),
+  backend: optional({
+    kind: 'oneOf',
+    discriminator: 'type',
+    variants: {
+      local: obj({ type: oneOfStrings(['local']), path: optional(str(/^[^\0]+$/, 'a file path')) }),
+      azurerm: obj({
+        type: oneOfStrings(['azurerm']),
+        resourceGroupName: RESOURCE_GROUP,
+        storageAccountName: str(/^[a-z0-9]{3,24}$/, '3-24 lowercase letters and digits'),
+        containerName: str(/^[a-z0-9](?!.*--)[a-z0-9-]{1,61}[a-z0-9]$/, '3-63 lowercase letters, digits and single hyphens'),
+        key: optional(str(/^[^\0]{1,1024}$/, 'a blob name')),
+        subscriptionId: optional(GUID),
+      }),
+      cloud: obj({
+        type: oneOfStrings(['cloud']),
+        organization: str(/^[A-Za-z0-9_-]{1,64}$/, 'an HCP Terraform organization name'),
+        workspace: str(/^[A-Za-z0-9_-]{1,90}$/, 'a workspace name: letters, digits, _ or -'),
+        hostname: optional(str(/^[a-z0-9.-]+$/, 'a host name such as app.terraform.io')),
+      }),
+    },
+  }),
+  policyAcknowledgements: optional(
+    arrayOf(obj({ construct: str(/^[A-Za-z0-9/_-]+$/, 'a construct path inside the stack, e.g. ManagedHsm'), ruleId: str(/^HSM-[A-Z]+-\d{3}$/, 'a rule id such as HSM-MHSM-001'), reason: str(/^.{10,}$/, 'a reason of at least 10 characters') })),
+  ),
+});
+
+export class ConfigError extends Error {
+  constructor(readonly file: string, readonly problems: string[]) {
+    super(`${file}: invalid environment config:\n  ${problems.join('\n  ')}`);
+    this.name = 'ConfigError';
+  }
+}
+
+/** Cross-field rules the schema cannot express. */
+function crossFieldProblems(c: EnvironmentConfig): string[] {
+  const problems: string[] = [];
+  const d = c.dedicatedHsm;
+  if (d) {
+    if ((d.privateIpAddress === undefined) === (d.haPairPrivateIpAddresses === undefined)) {
+      problems.push('$.dedicatedHsm: received privateIpAddress and haPairPrivateIpAddresses both or neither; allowed: exactly one of them');
+    }
+    if (d.stampId !== undefined && d.zones !== undefined) problems.push('$.dedicatedHsm.stampId: received both stampId and zones; allowed: one of them');
+    if (d.haPairPrivateIpAddresses && (d.stampId !== undefined || d.zones !== undefined)) {
+      problems.push('$.dedicatedHsm.stampId: an HA pair is always placed in stamp1 and stamp2; allowed: no stampId or zones with haPairPrivateIpAddresses');
+    }
+  }
+  const sd = c.managedHsm?.securityDomain;
+  if (sd && sd.quorum > sd.certificates) {
+    problems.push(`$.managedHsm.securityDomain.quorum: received ${sd.quorum}; allowed: at most certificates (${sd.certificates})`);
+  }
+  if (c.disasterRecovery && !c.managedHsm) problems.push('$.disasterRecovery: needs $.managedHsm (the DR stack recovers its security domain)');
+  if (c.disasterRecovery && c.disasterRecovery.location === c.location) {
+    problems.push(`$.disasterRecovery.location: received "${c.location}"; allowed: a region other than the primary's`);
+  }
+  return problems;
+}
+
+export function parseEnvironmentConfig(data: unknown, file: string): EnvironmentConfig {
+  const problems = validate(data, ENVIRONMENT_SCHEMA, '$');
+  if (problems.length === 0) problems.push(...crossFieldProblems(data as EnvironmentConfig));
+  if (problems.length > 0) throw new ConfigError(file, problems);
+  return data as EnvironmentConfig;
+}
+
+export function loadEnvironmentConfig(file: string): EnvironmentConfig {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (err) {
+    throw new ConfigError(file, [`cannot read the file (${(err as NodeJS.ErrnoException).code ?? String(err)})`]);
+  }
+  let data: unknown;
+  try {
+    data = JSON.parse(text);
+  } catch (err) {
+    throw new ConfigError(file, [`not valid JSON: ${(err as Error).message}`]);
+  }
+  return parseEnvironmentConfig(data, file);
+}
