@@ -13,9 +13,12 @@ export interface HsmApp {
   readonly disasterRecovery?: DisasterRecoveryStack;
 }
 
-/** Builds the stacks of one environment into an App (not yet synthesized). */
-export function buildApp(config: EnvironmentConfig, outdir = 'cdktf.out'): HsmApp {
-  const app = new App({ outdir, skipValidation: false });
+/**
+ * Builds the stacks of one environment into an App (not yet synthesized). Without `outdir` the App takes
+ * the folder the cdktf CLI passes it, else cdktf.out.
+ */
+export function buildApp(config: EnvironmentConfig, outdir?: string): HsmApp {
+  const app = new App(outdir === undefined ? {} : { outdir });
   const environment = new EnvironmentStack(app, config);
   const disasterRecovery = config.disasterRecovery ? new DisasterRecoveryStack(app, config) : undefined;
   const stacks: HsmStack[] = disasterRecovery ? [environment, disasterRecovery] : [environment];

@@ -282,6 +282,13 @@ function crossFieldProblems(c: EnvironmentConfig): string[] {
       problems.push('$.dedicatedHsm.stampId: an HA pair is always placed in stamp1 and stamp2; allowed: no stampId or zones with haPairPrivateIpAddresses');
     }
   }
+  if (!d) {
+    for (const field of ['hsmSubnetCidr', 'gatewaySubnetCidr', 'gatewaySku'] as const) {
+      if (c.network[field] !== undefined) {
+        problems.push(`$.network.${field}: received ${JSON.stringify(c.network[field])} without $.dedicatedHsm; allowed: only with a Dedicated HSM (its subnet and gateway exist only for it)`);
+      }
+    }
+  }
   const sd = c.managedHsm?.securityDomain;
   if (sd && sd.quorum > sd.certificates) {
     problems.push(`$.managedHsm.securityDomain.quorum: received ${sd.quorum}; allowed: at most certificates (${sd.certificates})`);
