@@ -1,0 +1,60 @@
+import { errors } from './errors';
+import { RequestContext, Reply } from './server';
+
+export type Handler<C extends RequestContext = RequestContext> = (ctx: C, params: Record<string, string>) => Promise<Reply> | Reply;
+
+interface Route<C extends RequestContext> {
+  method: string;
+  segments: string[];
+  handler: Handler<C>;
+}
+
+/**
+ * Maps METHOD + path pattern ("/keys/:name/:version/sign") to a handler. A path that matches a pattern under
+ * another method is 405, one that matches nothing is 404 — both in the service's error shape.
+ */
+export class Router<C extends RequestContext = RequestContext> {
+  private readonly routes: Route<C>[] = [];
+
+  add(method: string, pattern: string, handler: Handler<C>): this {
+    this.routes.push({ method, segments: split(pattern), handler });
+    return this;
+  }
+
+  resolve(method: string, path: string): { handler: Handler<C>; params: Record<string, string> } {
+    const parts = split(path);
+    let pathMatched = false;
+    for (const r of this.routes) {
+      const params = match(r.segments, parts);
+      if (!params) continue;
+      pathMatched = true;
+      if (r.method === method) return { handler: r.handler, params };
+    }
+    if (pathMatched) throw errors.methodNotAllowed(method, path);
+    throw errors.notFound(`No operation matches ${method} ${path}.`);
+  }
+}
+
+/** One trailing slash is dropped: KeyClient asks for the latest version as /keys/{name}/. */
+function split(path: string): string[] {
+  const p = path.replace(/^\/+/, '').replace(/\/$/, '');
+  return p === '' ? [] : p.split('/');
+}
+
+function match(pattern: string[], parts: string[]): Record<string, string> | undefined {
+  if (pattern.length !== parts.length) return undefined;
+  const params: Record<string, string> = {};
+  for (let i = 0; i < pattern.length; i++) {
+    const p = pattern[i];
+    if (p.startsWith(':')) {
+      let v: string;
+      try {
+        v = decodeURIComponent(parts[i]);
+      } catch {
+        throw errors.badParameter(`The path segment '${parts[i].slice(0, 64)}' is not valid percent-encoding.`);
+      }
+      params[p.slice(1)] = v;
+    } else if (p.toLowerCase() !== parts[i].toLowerCase()) return undefined;
+  }
+  return params;
+}

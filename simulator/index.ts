@@ -1,0 +1,182 @@
+import * as fs from 'fs';
+import * as path from 'path';
+import { randomBytes, randomUUID } from 'crypto';
+import { ensurePrivateDir, writeFileAtomic, writePrivateFile } from './fsutil';
+import { lockStateDir } from './state-lock';
+import { ensureTls } from './tls/ca';
+import { Journal } from './store/journal';
+import { Pkcs11Module } from './pkcs11/module';
+import { Router } from './http/router';
+import { HttpsListener } from './http/server';
+import { TokenAuthority } from './identity/tokens';
+import { Principals } from './identity/principals';
+import { addIdentityRoutes } from './identity/token-endpoint';
+import { InstanceRegistry, ManagedHsmSpec } from './managedhsm/registry';
+import { ManagedHsmInstance } from './managedhsm/instance';
+import { addManagementRoutes } from './management/routes';
+import { Logger, consoleLogger } from './logger';
+
+export type { ManagedHsmSpec } from './managedhsm/registry';
+export type { ManagedHsmInstance } from './managedhsm/instance';
+export { ServiceError, ErrorCodes, errors } from './http/errors';
+
+export interface SimulatorOptions {
+  /** Holds everything: tls/, softhsm/, state/, secrets/, endpoints.json. Created 0700. */
+  stateDir: string;
+  /** Port of the identity (token) endpoint and, later, the ARM plane; 0 (default) picks a free one. */
+  port?: number;
+  /** Managed HSM instances to create if missing. */
+  instances?: ManagedHsmSpec[];
+  /** Tenant id; default: one made on first start and kept. */
+  tenantId?: string;
+  logger?: Logger;
+  /** PKCS#11 sessions per token = requests served in parallel per instance. Default 4. */
+  sessionsPerToken?: number;
+}
+
+export interface Endpoints {
+  caCertificate: string;
+  tenantId: string;
+  authorityHost: string;
+  tokenEndpoint: string;
+  armEndpoint: string | null;
+  managementEndpoint: string;
+  managementTokenFile: string;
+  managedHsms: Array<{ name: string; hsmUri: string; administrators: string[]; activated: boolean; softDeleteRetentionDays: number; purgeProtection: boolean }>;
+  principals: Array<{ objectId: string; secretFile: string }>;
+}
+
+export interface SimulatorHandle {
+  readonly stateDir: string;
+  readonly tenantId: string;
+  /** https://127.0.0.1:<port>: authorityHost for @azure/identity. */
+  readonly authorityHost: string;
+  readonly caCertPath: string;
+  readonly caCert: string;
+  readonly endpointsFile: string;
+  endpoints(): Endpoints;
+  /** Routes of the identity port; the ARM plane adds its routes here. */
+  readonly controlRouter: Router;
+  readonly registry: InstanceRegistry;
+  managedHsm(name: string): ManagedHsmInstance;
+  /** Adds an instance at runtime (the ARM plane's entry point). */
+  createManagedHsm(spec: ManagedHsmSpec): Promise<ManagedHsmInstance>;
+  /** Registers a service principal; without a secret one is generated and written to its 0600 file. */
+  addPrincipal(objectId: string, secret?: string): Promise<string>;
+  close(): Promise<void>;
+}
+
+/** Starts the simulator in this process. One simulator (one state folder) per process at a time. */
+export async function startSimulator(opts: SimulatorOptions): Promise<SimulatorHandle> {
+  const log = opts.logger ?? consoleLogger;
+  const stateDir = path.resolve(opts.stateDir);
+  ensurePrivateDir(stateDir);
+  const unlock = lockStateDir(stateDir);
+  const cleanups: Array<() => Promise<void> | void> = [unlock];
+  const cleanup = async () => {
+    for (const c of cleanups.reverse()) await c();
+  };
+  try {
+    const tls = ensureTls(stateDir);
+    const store = Journal.open(path.join(stateDir, 'state'));
+    cleanups.push(() => store.close());
+    const module = Pkcs11Module.open(path.join(stateDir, 'softhsm'));
+    cleanups.push(() => module.close());
+
+    let tenantId = store.get<string>('meta', 'tenantId');
+    if (opts.tenantId && tenantId && opts.tenantId.toLowerCase() !== tenantId) throw new Error(`state folder belongs to tenant ${tenantId}, not ${opts.tenantId}`);
+    if (!tenantId) {
+      tenantId = (opts.tenantId ?? randomUUID()).toLowerCase();
+      await store.commit([{ c: 'meta', id: 'tenantId', v: tenantId }]);
+    }
+    const managementTokenFile = path.join(stateDir, 'secrets', 'management.token');
+    if (!fs.existsSync(managementTokenFile)) writePrivateFile(managementTokenFile, randomBytes(32).toString('base64url'));
+    const managementToken = fs.readFileSync(managementTokenFile, 'utf8').trim();
+
+    const authority = new TokenAuthority(stateDir);
+    const principals = new Principals(store, stateDir);
+    const controlRouter = new Router();
+    const control = new HttpsListener(tls, async (ctx) => {
+      const { handler, params } = controlRouter.resolve(ctx.method, ctx.path);
+      return handler(ctx, params);
+    }, log, 'control');
+    const controlPort = await control.listen(opts.port ?? 0);
+    cleanups.push(() => control.close());
+    const authorityHost = `https://127.0.0.1:${controlPort}`;
+    const endpointsFile = path.join(stateDir, 'endpoints.json');
+
+    const endpoints = (): Endpoints => ({
+      caCertificate: tls.caCertPath,
+      tenantId: tenantId!,
+      authorityHost,
+      tokenEndpoint: `${authorityHost}/${tenantId}/oauth2/v2.0/token`,
+      armEndpoint: null,
+      managementEndpoint: `${authorityHost}/_simulator`,
+      managementTokenFile,
+      managedHsms: registry.list().map((i) => {
+        const r = i.record();
+        return { name: r.name, hsmUri: i.hsmUri, administrators: r.administrators, activated: r.activated, softDeleteRetentionDays: r.softDeleteRetentionDays, purgeProtection: r.purgeProtection };
+      }),
+      principals: [...new Set(registry.list().flatMap((i) => i.record().administrators))]
+        .filter((oid) => fs.existsSync(principals.secretFile(oid)))
+        .map((oid) => ({ objectId: oid, secretFile: principals.secretFile(oid) })),
+    });
+    let ready = false;
+    const writeEndpoints = () => {
+      if (ready) writeFileAtomic(endpointsFile, JSON.stringify(endpoints(), null, 2) + '\n', 0o644);
+    };
+
+    const registry = new InstanceRegistry({
+      store,
+      module,
+      tls,
+      principals,
+      log,
+      onChange: writeEndpoints,
+      sessionsPerToken: opts.sessionsPerToken ?? 4,
+      dataPlane: { authority, tenantId, authorizationUri: () => `${authorityHost}/${tenantId}` },
+    });
+    cleanups.push(() => registry.close());
+    addIdentityRoutes(controlRouter, { tenantId, authority, principals });
+    addManagementRoutes(controlRouter, { registry, principals, managementToken });
+    await registry.openStored();
+    for (const spec of opts.instances ?? []) await registry.ensure(spec);
+    ready = true;
+    writeEndpoints();
+    log.info(`ready: identity ${authorityHost}, ${registry.list().length} Managed HSM(s); endpoints in ${endpointsFile}`);
+
+    let closed = false;
+    return {
+      stateDir,
+      tenantId,
+      authorityHost,
+      caCertPath: tls.caCertPath,
+      caCert: tls.caCert,
+      endpointsFile,
+      endpoints,
+      controlRouter,
+      registry,
+      managedHsm(name) {
+        const i = registry.get(name);
+        if (!i) throw new Error(`no Managed HSM named ${name}`);
+        return i;
+      },
+      async createManagedHsm(spec) {
+        return registry.create(spec);
+      },
+      async addPrincipal(objectId, secret) {
+        const s = await principals.register(objectId, secret);
+        writeEndpoints();
+        return s;
+      },
+      async close() {
+        if (closed) return;
+        closed = true;
+        await cleanup();
+      },
+    };
+  } catch (err) {
+    await cleanup().catch(() => undefined);
+    throw err;
+  }
+}

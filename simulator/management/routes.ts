@@ -1,0 +1,59 @@
+import { timingSafeEqual } from 'crypto';
+import { Router } from '../http/router';
+import { errors } from '../http/errors';
+import { jsonBody, optBool, optInt, optString, optStringArray, reqString } from '../http/validate';
+import { InstanceRegistry } from '../managedhsm/registry';
+import { Principals } from '../identity/principals';
+
+/**
+ * The test-only management API (as Lowkey Vault keeps one), apart from every data plane and never used by
+ * hsmctl's ceremony commands: add principals and instances, and mark an instance activated without the
+ * security-domain ceremony. Callers present the management token from secrets/management.token (0600).
+ */
+export function addManagementRoutes(r: Router, deps: { registry: InstanceRegistry; principals: Principals; managementToken: string }): void {
+  const guard = (authorization: string | undefined) => {
+    const m = /^Bearer\s+(\S+)$/i.exec(authorization ?? '');
+    const given = Buffer.from(m?.[1] ?? '');
+    const want = Buffer.from(deps.managementToken);
+    if (given.length !== want.length || !timingSafeEqual(given, want)) throw errors.unauthorized('The management API needs the token from secrets/management.token.');
+  };
+
+  r.add('GET', '/_simulator/managedHsms', (ctx) => {
+    guard(ctx.headers.authorization);
+    return { status: 200, body: { value: deps.registry.list().map((i) => ({ ...i.record(), hsmUri: i.hsmUri })) } };
+  });
+
+  r.add('POST', '/_simulator/managedHsms', async (ctx) => {
+    guard(ctx.headers.authorization);
+    const b = jsonBody(ctx);
+    const i = await deps.registry.create({
+      name: reqString(b, 'name'),
+      administrators: optStringArray(b, 'administrators') ?? [],
+      softDeleteRetentionDays: optInt(b, 'softDeleteRetentionDays', 7, 90),
+      purgeProtection: optBool(b, 'purgeProtection'),
+    });
+    return { status: 201, body: { ...i.record(), hsmUri: i.hsmUri } };
+  });
+
+  r.add('POST', '/_simulator/managedHsms/:name/activate', async (ctx, p) => {
+    guard(ctx.headers.authorization);
+    const i = deps.registry.get(p.name);
+    if (!i) throw errors.notFound(`No Managed HSM named ${p.name.slice(0, 40)}.`);
+    await i.setActivated(true);
+    return { status: 200, body: { name: i.name, activated: true } };
+  });
+
+  r.add('POST', '/_simulator/principals', async (ctx) => {
+    guard(ctx.headers.authorization);
+    const b = jsonBody(ctx);
+    const objectId = reqString(b, 'objectId');
+    const given = optString(b, 'secret');
+    try {
+      // A generated secret goes to its 0600 file, not into the response.
+      await deps.principals.register(objectId, given);
+    } catch (err) {
+      throw errors.badParameter((err as Error).message);
+    }
+    return { status: 201, body: { objectId: objectId.toLowerCase(), ...(given ? {} : { secretFile: deps.principals.secretFile(objectId) }) } };
+  });
+}

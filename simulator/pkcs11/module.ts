@@ -1,0 +1,112 @@
+import * as fs from 'fs';
+import * as path from 'path';
+import { randomBytes } from 'crypto';
+import * as pkcs11js from 'pkcs11js';
+import { ensurePrivateDir, writeFileAtomic, writePrivateFile } from '../fsutil';
+import { Token } from './token';
+
+/** Debian's softhsm2 package puts the module here; SOFTHSM2_MODULE overrides it. */
+export const DEFAULT_SOFTHSM_MODULE = '/usr/lib/softhsm/libsofthsm2.so';
+
+/**
+ * The one PKCS#11 library loaded in this process, over one SoftHSM2 token folder.
+ * SoftHSM2 reads its configuration (the token folder) at C_Initialize from SOFTHSM2_CONF, and a process can
+ * hold the library initialised only once, so a process serves one state folder at a time: opening a second
+ * one while the first is open is refused instead of silently sharing tokens.
+ */
+export class Pkcs11Module {
+  private static current: Pkcs11Module | undefined;
+  private readonly tokens = new Map<string, Token>();
+  private closed = false;
+
+  private constructor(readonly lib: pkcs11js.PKCS11, readonly folder: string) {}
+
+  /** folder holds softhsm2.conf, tokens/ and pins/ (0700). */
+  static open(folder: string, modulePath = process.env.SOFTHSM2_MODULE ?? DEFAULT_SOFTHSM_MODULE): Pkcs11Module {
+    if (Pkcs11Module.current) {
+      throw new Error(`a PKCS#11 token folder is already open in this process (${Pkcs11Module.current.folder}); close it first`);
+    }
+    if (!fs.existsSync(modulePath)) {
+      throw new Error(`SoftHSM2 module not found at ${modulePath}: install Debian's softhsm2 (scripts/setup-system.sh, as root) or set SOFTHSM2_MODULE`);
+    }
+    ensurePrivateDir(folder);
+    ensurePrivateDir(path.join(folder, 'tokens'));
+    const conf = path.join(folder, 'softhsm2.conf');
+    writeFileAtomic(
+      conf,
+      `directories.tokendir = ${path.join(folder, 'tokens')}\nobjectstore.backend = file\nlog.level = ERROR\nslots.removable = false\n`,
+      0o600,
+    );
+    process.env.SOFTHSM2_CONF = conf;
+    const lib = new pkcs11js.PKCS11();
+    lib.load(modulePath);
+    // CKF_OS_LOCKING_OK: requests run on libuv's thread pool; C_Initialize(NULL) would turn SoftHSM's locks off.
+    lib.C_Initialize({ flags: pkcs11js.CKF_OS_LOCKING_OK });
+    const m = new Pkcs11Module(lib, folder);
+    Pkcs11Module.current = m;
+    return m;
+  }
+
+  /** Opens (creating on first use) the token with this label; its PINs live in pins/<label>.json, 0600. */
+  token(label: string, sessions = 4): Token {
+    const open = this.tokens.get(label);
+    if (open) return open;
+    if (!/^[A-Za-z0-9._-]{1,32}$/.test(label)) throw new Error(`bad token label ${JSON.stringify(label)}`);
+    const pinFile = path.join(this.folder, 'pins', `${label}.json`);
+    let slot = this.findSlot(label);
+    let pins: { user: string; so: string };
+    if (slot === undefined) {
+      // PINs are saved before the token exists so that a crash in between never leaves a token nobody can open.
+      pins = { user: randomBytes(16).toString('hex'), so: randomBytes(16).toString('hex') };
+      writePrivateFile(pinFile, JSON.stringify(pins));
+      slot = this.initToken(label, pins);
+    } else {
+      pins = JSON.parse(fs.readFileSync(pinFile, 'utf8'));
+    }
+    const token = new Token(this.lib, slot, label, pins.user, sessions);
+    this.tokens.set(label, token);
+    return token;
+  }
+
+  /** Slot holding the initialised token with this label, if any. */
+  findSlot(label: string): Buffer | undefined {
+    for (const slot of this.lib.C_GetSlotList(true)) {
+      const info = this.lib.C_GetTokenInfo(slot);
+      if (info.flags & pkcs11js.CKF_TOKEN_INITIALIZED && info.label.trim() === label) return slot;
+    }
+    return undefined;
+  }
+
+  private initToken(label: string, pins: { user: string; so: string }): Buffer {
+    const free = this.lib
+      .C_GetSlotList(true)
+      .find((s) => !(this.lib.C_GetTokenInfo(s).flags & pkcs11js.CKF_TOKEN_INITIALIZED));
+    if (!free) throw new Error('SoftHSM2 offers no free slot');
+    this.lib.C_InitToken(free, pins.so, label.padEnd(32));
+    // SoftHSM2 moves a freshly initialised token to a new slot id: look it up again by label.
+    const slot = this.findSlot(label);
+    if (!slot) throw new Error(`token ${label} vanished after C_InitToken`);
+    const s = this.lib.C_OpenSession(slot, pkcs11js.CKF_SERIAL_SESSION | pkcs11js.CKF_RW_SESSION);
+    try {
+      this.lib.C_Login(s, pkcs11js.CKU_SO, pins.so);
+      this.lib.C_InitPIN(s, pins.user);
+      this.lib.C_Logout(s);
+    } finally {
+      this.lib.C_CloseSession(s);
+    }
+    return slot;
+  }
+
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    for (const t of this.tokens.values()) t.close();
+    this.tokens.clear();
+    try {
+      this.lib.C_Finalize();
+    } finally {
+      this.lib.close();
+      if (Pkcs11Module.current === this) Pkcs11Module.current = undefined;
+    }
+  }
+}
