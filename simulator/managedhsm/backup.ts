@@ -4,6 +4,7 @@ import { errors } from '../http/errors';
 import { KeyService, DOMAIN_KEY_ID } from './keys';
 import { KeyRecord, VersionRecord } from './model';
 import { isTokenRefusal } from './crypto-ops';
+import { usageFor } from './key-material';
 
 const MAGIC = 'mhsm-sim-key-backup-1';
 const AAD = Buffer.from(MAGIC);
@@ -55,7 +56,7 @@ export async function restoreKey(keys: KeyService, blob: Buffer): Promise<Versio
     try {
       for (const { rec, wrapped } of sealed.versions) {
         const kind = rec.kty === 'oct' ? ({ cls: 'secret' } as const) : ({ cls: 'private', keyType: rec.kty } as const);
-        const usage = rec.kty === 'RSA' ? { sign: true, decrypt: true, unwrap: true } : rec.kty === 'EC' ? { sign: true } : { encrypt: true, decrypt: true, wrap: true, unwrap: true };
+        const usage = usageFor(rec.kty);
         await keys.token.unwrapKey(DOMAIN_KEY_ID, { mechanism: pkcs11js.CKM_AES_KEY_WRAP_PAD }, Buffer.from(wrapped, 'base64url'), rec.version, `${name}/${rec.version}`, kind, usage);
         if (rec.pub) {
           const p = rec.pub;

@@ -86,7 +86,9 @@ export class CryptoService {
       const out = await this.token.encrypt(v.version, aesMechanism(a, nonce, aad), value);
       return { v, r: { value: out.subarray(0, out.length - GCM_TAG_BYTES), tag: out.subarray(out.length - GCM_TAG_BYTES), iv: nonce, aad } };
     }
-    if (!iv || iv.length !== 16) throw errors.badParameter(`${alg} needs a 16-byte iv; got ${iv ? iv.length : 'none'}.`);
+    // Without a caller iv the HSM picks a random one and returns it (KeyClient's remote path sends none).
+    if (!iv) iv = randomBytes(16);
+    if (iv.length !== 16) throw errors.badParameter(`${alg} needs a 16-byte iv; got ${iv.length}.`);
     if (a.mode === 'CBC' && value.length % 16 !== 0) throw errors.badParameter(`${alg} needs a plaintext that is a multiple of 16 bytes; use ${alg}PAD for padding.`);
     return { v, r: { value: await this.token.encrypt(v.version, aesMechanism(a, iv), value), iv } };
   }

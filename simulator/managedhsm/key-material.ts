@@ -11,7 +11,7 @@ import { NODE_CURVE } from './algorithms';
  */
 export function usageFor(kty: Kty): KeyUsage {
   if (kty === 'RSA') return { sign: true, decrypt: true, unwrap: true };
-  if (kty === 'EC') return { sign: true };
+  if (kty === 'EC') return { sign: true, derive: true };
   return { encrypt: true, decrypt: true, wrap: true, unwrap: true };
 }
 

@@ -2,6 +2,7 @@ import * as fs from 'fs';
 import * as path from 'path';
 import { randomBytes } from 'crypto';
 import * as pkcs11js from 'pkcs11js';
+import { Worker, SHARE_ENV } from 'worker_threads';
 import { ensurePrivateDir, writeFileAtomic, writePrivateFile } from '../fsutil';
 import { Token } from './token';
 
@@ -22,7 +23,7 @@ export class Pkcs11Module {
   private constructor(readonly lib: pkcs11js.PKCS11, readonly folder: string) {}
 
   /** folder holds softhsm2.conf, tokens/ and pins/ (0700). */
-  static open(folder: string, modulePath = process.env.SOFTHSM2_MODULE ?? DEFAULT_SOFTHSM_MODULE): Pkcs11Module {
+  static async open(folder: string, modulePath = process.env.SOFTHSM2_MODULE ?? DEFAULT_SOFTHSM_MODULE): Promise<Pkcs11Module> {
     if (Pkcs11Module.current) {
       throw new Error(`a PKCS#11 token folder is already open in this process (${Pkcs11Module.current.folder}); close it first`);
     }
@@ -37,7 +38,8 @@ export class Pkcs11Module {
       `directories.tokendir = ${path.join(folder, 'tokens')}\nobjectstore.backend = file\nlog.level = ERROR\nslots.removable = false\n`,
       0o600,
     );
-    process.env.SOFTHSM2_CONF = conf;
+    await setRealEnv('SOFTHSM2_CONF', conf);
+    if (Pkcs11Module.current) throw new Error('a PKCS#11 token folder was opened concurrently in this process');
     const lib = new pkcs11js.PKCS11();
     lib.load(modulePath);
     // CKF_OS_LOCKING_OK: requests run on libuv's thread pool; C_Initialize(NULL) would turn SoftHSM's locks off.
@@ -109,4 +111,18 @@ export class Pkcs11Module {
       if (Pkcs11Module.current === this) Pkcs11Module.current = undefined;
     }
   }
+}
+
+/**
+ * Sets a variable in the process's real environment, where SoftHSM2's getenv() reads it. Plain assignment to
+ * process.env does that in Node, but test runners (jest) hand modules a copy of process.env; a worker thread
+ * sharing the environment (SHARE_ENV) writes to the real one in every case.
+ */
+async function setRealEnv(name: string, value: string): Promise<void> {
+  process.env[name] = value;
+  await new Promise<void>((resolve, reject) => {
+    const w = new Worker(`process.env[${JSON.stringify(name)}] = ${JSON.stringify(value)};`, { eval: true, env: SHARE_ENV });
+    w.once('error', reject);
+    w.once('exit', () => resolve());
+  });
 }

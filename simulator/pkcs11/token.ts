@@ -18,6 +18,8 @@ export interface KeyUsage {
   encrypt?: boolean;
   wrap?: boolean;
   unwrap?: boolean;
+  /** ECDH: used only to recover the public point of an EC key imported by unwrapping. */
+  derive?: boolean;
 }
 
 /** DER-encoded named-curve OIDs (CKA_EC_PARAMS). */
@@ -117,6 +119,7 @@ export class Token {
       { type: pkcs11js.CKA_SIGN, value: !!u.sign },
       { type: pkcs11js.CKA_DECRYPT, value: !!u.decrypt },
       { type: pkcs11js.CKA_UNWRAP, value: !!u.unwrap },
+      { type: pkcs11js.CKA_DERIVE, value: !!u.derive },
     ];
   }
 

@@ -6,7 +6,10 @@ import { randomUUID } from 'crypto';
 import { ClientSecretCredential } from '@azure/identity';
 import { KeyClient, CryptographyClient } from '@azure/keyvault-keys';
 import { startSimulator, SimulatorHandle } from '../../simulator';
-import { silentLogger } from '../../simulator/logger';
+import { consoleLogger, silentLogger } from '../../simulator/logger';
+
+/** SIMULATOR_LOG=1 shows the simulator's log while debugging a test. */
+export const testLogger = process.env.SIMULATOR_LOG ? consoleLogger : silentLogger;
 
 export const CRYPTO_USER = '21dbd100-6940-42c2-9190-5d6cb909625b';
 export const CRYPTO_OFFICER = '515eb02d-2335-4d2d-92f2-b1cbdf9c3778';
@@ -36,7 +39,7 @@ export class Harness {
     const sim = await startSimulator({
       stateDir: dir,
       instances: [{ name: 'hsm1', administrators: [adminId], purgeProtection: o.purgeProtection ?? false, softDeleteRetentionDays: o.retentionDays ?? 7 }],
-      logger: silentLogger,
+      logger: testLogger,
     });
     if (o.activate !== false) await sim.managedHsm('hsm1').setActivated(true);
     const secret = fs.readFileSync(path.join(dir, 'secrets', `${adminId}.secret`), 'utf8').trim();
