@@ -1,9 +1,10 @@
 import { Command } from './command';
 import { UsageError, formatFlagHelp, parseFlags } from './flags';
 import { summaryCommand } from './commands/summary';
+import { simulatorStartCommand } from './commands/simulator-start';
 
 /** Every hsmctl command; add a command by importing it and listing it here. */
-const COMMANDS: readonly Command[] = [summaryCommand];
+const COMMANDS: readonly Command[] = [summaryCommand, simulatorStartCommand];
 
 function commandHelp(c: Command): string {
   const flags = formatFlagHelp(c.flags);
