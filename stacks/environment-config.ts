@@ -6,6 +6,7 @@ import { MANAGED_HSM_SKUS, ManagedHsmSku } from '../constructs/managed-hsm';
 import { MANAGED_HSM_ROLE_NAMES, ManagedHsmRoleName } from '../constructs/managed-hsm-roles';
 import { DedicatedHsmSku, Stamp } from '../constructs/dedicated-hsm';
 import { ExpressRouteGatewaySku } from '../constructs/hsm-network';
+import { POLICY_RULES } from '../constructs/policy/rules';
 import { arrayOf, bool, int, obj, oneOfStrings, optional, recordOf, Schema, str, validate } from './schema';
 
 /** One environment (dev, prod, ...) of the HSM estate, as written in config/<env>.json. */
@@ -139,7 +140,7 @@ const NAME = str(/^[a-zA-Z0-9][a-zA-Z0-9-]{0,62}$/, 'letters, digits and hyphens
 const LOCATION = str(/^[a-z][a-z0-9]{2,30}$/, 'an Azure region name such as westeurope');
 const DURATION = str(/^P(?!$)(\d+Y)?(\d+M)?(\d+W)?(\d+D)?(T(?=\d)(\d+H)?(\d+M)?(\d+S)?)?$/, 'an ISO 8601 duration such as P90D or P1Y');
 const RFC3339 = str(/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})$/, 'an RFC 3339 timestamp such as 2027-01-01T00:00:00Z');
-const RESOURCE_GROUP = str(/^[-\w._()]{1,89}[-\w_()]$/, 'a resource group name: 1-90 letters, digits, _ - . ( ), not ending with a dot');
+const RESOURCE_GROUP = str(/^[-\w._()]{0,89}[-\w_()]$/, 'a resource group name: 1-90 letters, digits, _ - . ( ), not ending with a dot');
 
 export const ENVIRONMENT_SCHEMA: Schema = obj({
   name: str(/^[a-z][a-z0-9-]{0,19}$/, '1-20 lowercase letters, digits and hyphens, starting with a letter'),
@@ -258,7 +259,7 @@ export const ENVIRONMENT_SCHEMA: Schema = obj({
     },
   }),
   policyAcknowledgements: optional(
-    arrayOf(obj({ construct: str(/^[A-Za-z0-9/_-]+$/, 'a construct path inside the stack, e.g. ManagedHsm'), ruleId: str(/^HSM-[A-Z]+-\d{3}$/, 'a rule id such as HSM-MHSM-001'), reason: str(/^.{10,}$/, 'a reason of at least 10 characters') })),
+    arrayOf(obj({ construct: str(/^[A-Za-z0-9/_-]+$/, 'a construct path inside the stack, e.g. ManagedHsm'), ruleId: oneOfStrings(POLICY_RULES.map((r) => r.id)), reason: str(/^.{10,}$/, 'a reason of at least 10 characters') })),
   ),
 });
 

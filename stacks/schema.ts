@@ -78,7 +78,7 @@ export function validate(value: unknown, schema: Schema, path: string): string[]
       if (typeof value !== 'object' || value === null || Array.isArray(value)) return problem();
       const record = value as Record<string, unknown>;
       const unknown = Object.keys(record)
-        .filter((k) => !(k in schema.fields))
+        .filter((k) => !Object.hasOwn(schema.fields, k))
         .map((k) => `${path}.${k}: unknown field; allowed fields: ${Object.keys(schema.fields).join(', ')}`);
       const fields = Object.entries(schema.fields).flatMap(([k, f]) =>
         record[k] === undefined ? (f.optional ? [] : [`${path}.${k}: missing; allowed: ${describe(f.schema)}`]) : validate(record[k], f.schema, `${path}.${k}`),
@@ -87,7 +87,7 @@ export function validate(value: unknown, schema: Schema, path: string): string[]
     }
     case 'oneOf': {
       const tag = typeof value === 'object' && value !== null ? (value as Record<string, unknown>)[schema.discriminator] : undefined;
-      const variant = typeof tag === 'string' ? schema.variants[tag] : undefined;
+      const variant = typeof tag === 'string' && Object.hasOwn(schema.variants, tag) ? schema.variants[tag] : undefined;
       return variant ? validate(value, variant, path) : problem();
     }
   }

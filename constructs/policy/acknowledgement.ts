@@ -1,4 +1,5 @@
 import { IConstruct } from 'constructs';
+import { POLICY_RULES } from './rules';
 
 const METADATA_TYPE = 'azure-hsm-cdktf:policy-acknowledgement';
 
@@ -13,8 +14,8 @@ export interface PolicyAcknowledgement {
  * purge protection. The reason is required and stays on record in the construct tree.
  */
 export function acknowledgePolicy(scope: IConstruct, ruleId: string, reason: string): void {
-  if (!/^HSM-[A-Z]+-\d{3}$/.test(ruleId)) {
-    throw new Error(`${scope.node.path}: invalid policy rule id: received ${JSON.stringify(ruleId)}; allowed: an id such as HSM-MHSM-001 (see POLICY_RULES)`);
+  if (!POLICY_RULES.some((r) => r.id === ruleId)) {
+    throw new Error(`${scope.node.path}: invalid policy rule id: received ${JSON.stringify(ruleId)}; allowed: ${POLICY_RULES.map((r) => r.id).join(', ')}`);
   }
   if (typeof reason !== 'string' || reason.trim().length < 10) {
     throw new Error(`${scope.node.path}: acknowledging ${ruleId} needs a reason of at least 10 characters saying why the rule does not apply`);

@@ -125,6 +125,7 @@ export const POLICY_RULES: readonly PolicyRule[] = [
     check: (m) =>
       each(m, [MHSM_KEY, 'azurerm_key_vault_key'], (key) =>
         key.attrs.expiration_date ||
+        PolicyModel.blocks(key.attrs.rotation_policy).some((p) => p.expire_after) ||
         m.ofType('azurerm_key_vault_managed_hardware_security_module_key_rotation_policy').some(
           (p) => PolicyModel.refersTo(p.attrs.managed_hsm_key_id, key) && p.attrs.expire_after,
         )
