@@ -80,7 +80,7 @@ export async function startSimulator(opts: SimulatorOptions): Promise<SimulatorH
     const tls = ensureTls(stateDir);
     const store = Journal.open(path.join(stateDir, 'state'));
     cleanups.push(() => store.close());
-    const module = await Pkcs11Module.open(path.join(stateDir, 'softhsm'));
+    const module = Pkcs11Module.open(path.join(stateDir, 'softhsm'));
     cleanups.push(() => module.close());
 
     let tenantId = store.get<string>('meta', 'tenantId');

@@ -23,7 +23,7 @@ export class Pkcs11Module {
   private constructor(readonly lib: pkcs11js.PKCS11, readonly folder: string) {}
 
   /** folder holds softhsm2.conf, tokens/ and pins/ (0700). */
-  static async open(folder: string, modulePath = process.env.SOFTHSM2_MODULE ?? DEFAULT_SOFTHSM_MODULE): Promise<Pkcs11Module> {
+  static open(folder: string, modulePath = process.env.SOFTHSM2_MODULE ?? DEFAULT_SOFTHSM_MODULE): Pkcs11Module {
     if (Pkcs11Module.current) {
       throw new Error(`a PKCS#11 token folder is already open in this process (${Pkcs11Module.current.folder}); close it first`);
     }
@@ -38,8 +38,7 @@ export class Pkcs11Module {
       `directories.tokendir = ${path.join(folder, 'tokens')}\nobjectstore.backend = file\nlog.level = ERROR\nslots.removable = false\n`,
       0o600,
     );
-    await setRealEnv('SOFTHSM2_CONF', conf);
-    if (Pkcs11Module.current) throw new Error('a PKCS#11 token folder was opened concurrently in this process');
+    setRealEnv('SOFTHSM2_CONF', conf);
     const lib = new pkcs11js.PKCS11();
     lib.load(modulePath);
     // CKF_OS_LOCKING_OK: requests run on libuv's thread pool; C_Initialize(NULL) would turn SoftHSM's locks off.
@@ -116,13 +115,16 @@ export class Pkcs11Module {
 /**
  * Sets a variable in the process's real environment, where SoftHSM2's getenv() reads it. Plain assignment to
  * process.env does that in Node, but test runners (jest) hand modules a copy of process.env; a worker thread
- * sharing the environment (SHARE_ENV) writes to the real one in every case.
+ * sharing the environment (SHARE_ENV) writes to the real one in every case. The caller blocks until it has.
  */
-async function setRealEnv(name: string, value: string): Promise<void> {
+function setRealEnv(name: string, value: string): void {
   process.env[name] = value;
-  await new Promise<void>((resolve, reject) => {
-    const w = new Worker(`process.env[${JSON.stringify(name)}] = ${JSON.stringify(value)};`, { eval: true, env: SHARE_ENV });
-    w.once('error', reject);
-    w.once('exit', () => resolve());
-  });
+  const done = new Int32Array(new SharedArrayBuffer(4));
+  const w = new Worker(
+    `const { workerData: d } = require('worker_threads'); process.env[d.name] = d.value; Atomics.store(d.done, 0, 1); Atomics.notify(d.done, 0);`,
+    { eval: true, env: SHARE_ENV, workerData: { name, value, done } },
+  );
+  Atomics.wait(done, 0, 0, 10_000);
+  void w.terminate();
+  if (Atomics.load(done, 0) !== 1) throw new Error(`could not set ${name} for SoftHSM2`);
 }
