@@ -49,7 +49,8 @@ export class HttpsListener {
     });
     // Malformed HTTP or TLS from a client: answer 400 if possible and drop that connection only.
     this.server.on('clientError', (_err, socket) => {
-      if (socket.writable) socket.end('HTTP/1.1 400 Bad Request\r\nConnection: close\r\n\r\n');
+      const body = JSON.stringify(errors.badParameter('The request is not valid HTTP (request line, header or encoding).').body());
+      if (socket.writable) socket.end(`HTTP/1.1 400 Bad Request\r\nContent-Type: application/json; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`);
       else socket.destroy();
     });
     this.server.on('tlsClientError', () => undefined);

@@ -109,13 +109,16 @@ export function clientOptions(sim: SimulatorHandle) {
 const agents = new Map<string, https.Agent>();
 
 export function httpsRequest(base: string, ca: string, method: string, pathAndQuery: string, body?: Buffer | string, token?: string, extraHeaders: Record<string, string> = {}): Promise<{ status: number; body: any; headers: Record<string, unknown> }> {
-  const url = new URL(pathAndQuery, base);
+  // The path is sent as given (no URL normalisation): robustness tests send odd paths such as "//keys".
+  const origin = new URL(base);
   let agent = agents.get(ca);
   if (!agent) agents.set(ca, (agent = new https.Agent({ ca, keepAlive: true, maxSockets: 32 })));
   return new Promise((resolve, reject) => {
     const req = https.request(
-      url,
       {
+        host: origin.hostname,
+        port: origin.port,
+        path: pathAndQuery,
         method,
         agent,
         headers: {
