@@ -1,7 +1,7 @@
 import { readFileSync } from 'fs';
 import { DEDICATED_HSM_SKUS, STAMPS } from '../constructs/dedicated-hsm';
 import { EXPRESS_ROUTE_GATEWAY_SKUS } from '../constructs/hsm-network';
-import { EC_CURVES, KEY_TYPES, KeyOperation, ManagedHsmKeyRotation, ManagedHsmKeyType, EcCurve } from '../constructs/managed-hsm-key';
+import { EC_CURVES, KEY_TYPES, ManagedHsmKeyProps } from '../constructs/managed-hsm-key';
 import { MANAGED_HSM_SKUS, ManagedHsmSku } from '../constructs/managed-hsm';
 import { MANAGED_HSM_ROLE_NAMES, ManagedHsmRoleName } from '../constructs/managed-hsm-roles';
 import { DedicatedHsmSku, Stamp } from '../constructs/dedicated-hsm';
@@ -61,15 +61,8 @@ export interface DedicatedHsmConfig {
   readonly luna?: { readonly hsmLabel: string; readonly fipsMode?: boolean; readonly partitions: LunaPartitionConfig[] };
 }
 
-export interface ManagedHsmKeyConfig {
-  readonly name: string;
-  readonly keyType: ManagedHsmKeyType;
-  readonly keySize?: number;
-  readonly curve?: EcCurve;
-  readonly keyOps?: KeyOperation[];
-  readonly expirationDate?: string;
-  readonly rotation?: ManagedHsmKeyRotation;
-}
+/** A key as the config declares it: the construct's props less what the stack supplies. */
+export type ManagedHsmKeyConfig = Omit<ManagedHsmKeyProps, 'managedHsmId' | 'dependsOn' | 'tags' | 'notBeforeDate'>;
 
 export interface ManagedHsmConfig {
   readonly name: string;
