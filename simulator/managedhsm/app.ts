@@ -7,6 +7,8 @@ import { ManagedHsmInstance } from './instance';
 import { addKeyRoutes } from './key-routes';
 import { addCryptoRoutes } from './crypto-routes';
 import { handleRbac, isRbacPath } from './rbac-routes';
+import { addSecurityDomainRoutes } from './sd-routes';
+import { addFullBackupRoutes } from './backup-routes';
 
 /** api-versions the data plane accepts (7.2 brought Managed HSM; KeyClient 4.10 sends 2025-07-01). */
 export const API_VERSIONS = ['7.2', '7.3', '7.4', '7.5', '7.6', '7.6-preview.1', '7.6-preview.2', '2025-06-01-preview', '2025-07-01'];
@@ -21,8 +23,7 @@ export interface DataPlaneDeps {
 const router = new Router<HsmContext>();
 addKeyRoutes(router);
 addCryptoRoutes(router);
-router.add('POST', '/backup', () => Promise.reject(errors.notSupported('Full HSM backup')));
-router.add('PUT', '/restore', () => Promise.reject(errors.notSupported('Full HSM restore')));
+addFullBackupRoutes(router);
 
 /**
  * Routes that answer before activation (the security-domain API lives here). Other faces register theirs with
@@ -32,6 +33,7 @@ const preActivation = new Router<HsmContext>();
 export function addPreActivationRoute(method: string, pattern: string, handler: Handler<HsmContext>): void {
   preActivation.add(method, pattern, handler);
 }
+addSecurityDomainRoutes(addPreActivationRoute);
 
 /**
  * The Managed HSM data plane of one instance: authentication (401 challenge, token check), api-version,
@@ -56,7 +58,7 @@ export function managedHsmApp(instance: ManagedHsmInstance, deps: DataPlaneDeps)
     const hctx: HsmContext = { ...ctx, principal: claims.oid, instance, apiVersion };
     const early = tryResolve(preActivation, ctx.method, ctx.path);
     if (early) return early.handler(hctx, early.params);
-    if (/^\/securitydomain(\/|$)/i.test(ctx.path)) throw errors.notSupported('The security domain API (activation)');
+    if (/^\/securitydomain(\/|$)/i.test(ctx.path)) throw errors.notFound(`No security domain operation matches ${ctx.method} ${ctx.path.slice(0, 80)}.`);
     if (!instance.activated) throw errors.notActivated(instance.name);
 
     if (isRbacPath(ctx.path)) return handleRbac(hctx);

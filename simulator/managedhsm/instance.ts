@@ -4,6 +4,9 @@ import { InstanceRecord, collections } from './model';
 import { KeyService } from './keys';
 import { CryptoService } from './crypto-ops';
 import { Rbac } from './rbac';
+import { SecurityDomainService } from './security-domain';
+import { FullBackupService } from './full-backup';
+import { registerDomain } from './backup';
 
 /**
  * One Managed HSM: its record (administrators, retention, purge protection, activation), its SoftHSM2 token
@@ -13,6 +16,8 @@ export class ManagedHsmInstance {
   readonly keys: KeyService;
   readonly crypto: CryptoService;
   readonly rbac: Rbac;
+  readonly securityDomain: SecurityDomainService;
+  readonly backups: FullBackupService;
   /** Set by the registry once the instance listens. */
   hsmUri = '';
 
@@ -24,6 +29,15 @@ export class ManagedHsmInstance {
     this.keys = new KeyService(store, token, () => this.record());
     this.crypto = new CryptoService(this.keys);
     this.rbac = new Rbac(store, name, () => this.record().administrators);
+    this.securityDomain = new SecurityDomainService(store, token, () => this.record());
+    this.backups = new FullBackupService(store, name, this.keys, this.rbac);
+    registerDomain(this.keys, () => this.record().domain?.id);
+  }
+
+  /** After a start, once the key service has reconciled: the security domain and interrupted jobs. */
+  async reconcile(log: (m: string) => void): Promise<void> {
+    await this.securityDomain.reconcile(log);
+    await this.backups.reconcile();
   }
 
   record(): InstanceRecord {
@@ -37,10 +51,12 @@ export class ManagedHsmInstance {
   }
 
   /**
-   * The activation state, for the security-domain ceremony (download with quorum, or upload of a domain) to set
-   * once it succeeds. Until then every key, RNG and role operation answers "not activated".
+   * The test-only activation path (the ceremonies go through securityDomain): activating gives the HSM a fresh
+   * security domain that no security-domain file protects until one is downloaded. Until activated, every key,
+   * RNG and role operation answers "not activated".
    */
   async setActivated(activated: boolean): Promise<void> {
+    if (activated) return this.securityDomain.activateWithoutCeremony();
     await this.store.commit([{ c: collections.instances, id: this.name, v: { ...this.record(), activated } }]);
   }
 

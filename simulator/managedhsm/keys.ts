@@ -8,8 +8,13 @@ import { InstanceRecord, KeyAttributes, KeyRecord, Kty, RotationPolicyRecord, Ve
 import { ecPublic, rsaPublic, usageFor } from './key-material';
 import { durationDays } from './durations';
 
-/** The id of the instance's domain wrapping key in its token (backups are sealed with it). */
+/**
+ * Token ids the key service does not own: the security domain's key (backups are sealed with it; imported when
+ * the HSM gets its domain, see security-domain.ts) and the recovery exchange key.
+ */
 export const DOMAIN_KEY_ID = 'd0'.repeat(16);
+export const EXCHANGE_KEY_ID = 'e0'.repeat(16);
+const RESERVED_IDS = new Set([DOMAIN_KEY_ID, EXCHANGE_KEY_ID]);
 
 export interface KeySpec {
   kty: Kty;
@@ -56,7 +61,7 @@ export class KeyService {
   async reconcile(log: (m: string) => void): Promise<void> {
     const versions = new Set(this.store.list<VersionRecord>(this.vc).map((v) => v.version));
     for (const id of this.token.ids()) {
-      if (id !== DOMAIN_KEY_ID && !versions.has(id)) {
+      if (!RESERVED_IDS.has(id) && !versions.has(id)) {
         log(`${this.hsm}: removing token object ${id} that no metadata names (an interrupted create or purge)`);
         await this.token.destroy(id);
       }
@@ -70,9 +75,6 @@ export class KeyService {
       ops.push({ c: this.kc, id, v: alive.length ? { ...k, versions: alive } : undefined });
     }
     if (ops.length) await this.store.commit(ops);
-    if (!this.token.has(DOMAIN_KEY_ID)) {
-      await this.token.generateAes(DOMAIN_KEY_ID, `${this.hsm}/domain-key`, 256, { encrypt: true, decrypt: true, wrap: true, unwrap: true });
-    }
     await this.sweepDeleted();
   }
 

@@ -12,6 +12,47 @@ export interface InstanceRecord {
   /** Port the instance listened on last time; reused on restart when free so that hsmUri stays stable. */
   port?: number;
   created: number;
+  /** The security domain this HSM holds (set together with activated). */
+  domain?: DomainRecord;
+  /** Recovery mode: the exchange key (its private half in the token) waiting for a restore blob. */
+  recovery?: { certificate: string; x5tS256: string; created: number };
+  sdDownload?: SdOperationRecord;
+  sdUpload?: SdOperationRecord;
+}
+
+/**
+ * A security domain as one HSM holds it. Its root secret travels only inside security-domain files and restore
+ * blobs (encrypted); here it is kept wrapped (AES-KWP) under the domain key, which lives in the token and is
+ * derived from the root. Two HSMs with the same domain id hold the same domain key.
+ */
+export interface DomainRecord {
+  id: string;
+  /** base64url AES-KWP of the root secret under the token's domain key. */
+  rootWrapped: string;
+  created: number;
+  /** How this HSM got it: a download (new domain), an upload (recovery), or the test-only activation path. */
+  origin: 'download' | 'upload' | 'test';
+}
+
+export interface SdOperationRecord {
+  status: 'Success' | 'InProgress' | 'Failed';
+  statusDetails: string;
+  updated: number;
+}
+
+/** A full backup, full restore or selective key restore job (GET .../pending). */
+export interface JobRecord {
+  jobId: string;
+  kind: 'backup' | 'restore' | 'selectiveRestore';
+  status: 'InProgress' | 'Succeeded' | 'Failed';
+  statusDetails: string;
+  error?: { code: string; message: string };
+  startTime: number;
+  endTime?: number;
+  /** Backup: the folder written (container URL + folder name, no SAS). */
+  azureStorageBlobContainerUri?: string;
+  folder?: string;
+  key?: string;
 }
 
 export interface KeyAttributes {
@@ -67,4 +108,5 @@ export const collections = {
   keys: (hsm: string) => `mhsm/${hsm}/keys`,
   versions: (hsm: string) => `mhsm/${hsm}/versions`,
   roleAssignments: (hsm: string) => `mhsm/${hsm}/roleAssignments`,
+  jobs: (hsm: string) => `mhsm/${hsm}/jobs`,
 };

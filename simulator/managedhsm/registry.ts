@@ -94,6 +94,7 @@ export class InstanceRegistry {
     const token = this.deps.module.token(`mhsm-${name}`, this.deps.sessionsPerToken);
     const instance = new ManagedHsmInstance(this.deps.store, name, token);
     await instance.keys.reconcile((m) => this.deps.log.info(m));
+    await instance.reconcile((m) => this.deps.log.info(m));
     await instance.rbac.ensureAdministrators();
     for (const a of instance.record().administrators) await this.deps.principals.ensure(a);
     const listener = new HttpsListener(this.deps.tls, managedHsmApp(instance, this.deps.dataPlane), this.deps.log, `mhsm ${name}`);
@@ -112,7 +113,10 @@ export class InstanceRegistry {
   }
 
   async close(): Promise<void> {
-    for (const { listener } of this.open.values()) await listener.close();
+    for (const { listener, instance } of this.open.values()) {
+      await listener.close();
+      await instance.backups.drain();
+    }
     this.open.clear();
   }
 }
