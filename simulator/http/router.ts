@@ -22,6 +22,14 @@ export class Router<C extends RequestContext = RequestContext> {
   }
 
   resolve(method: string, path: string): { handler: Handler<C>; params: Record<string, string> } {
+    const found = this.find(method, path);
+    if (found === 'method') throw errors.methodNotAllowed(method, path);
+    if (!found) throw errors.notFound(`No operation matches ${method} ${path}.`);
+    return found;
+  }
+
+  /** The route for METHOD + path; 'method' when only another method matches; undefined when nothing does. */
+  find(method: string, path: string): { handler: Handler<C>; params: Record<string, string> } | 'method' | undefined {
     const parts = split(path);
     let pathMatched = false;
     for (const r of this.routes) {
@@ -30,8 +38,7 @@ export class Router<C extends RequestContext = RequestContext> {
       pathMatched = true;
       if (r.method === method) return { handler: r.handler, params };
     }
-    if (pathMatched) throw errors.methodNotAllowed(method, path);
-    throw errors.notFound(`No operation matches ${method} ${path}.`);
+    return pathMatched ? 'method' : undefined;
   }
 }
 
