@@ -2,9 +2,28 @@ import { Command } from './command';
 import { UsageError, formatFlagHelp, parseFlags } from './flags';
 import { summaryCommand } from './commands/summary';
 import { simulatorStartCommand } from './commands/simulator-start';
+import { sdActivateCommand } from './commands/sd-activate';
+import { sdRestoreBlobCommand } from './commands/sd-restore-blob';
+import { sdRecoverCommand } from './commands/sd-recover';
+import { sdRotateCommand } from './commands/sd-rotate';
+import { backupStartCommand } from './commands/backup-start';
+import { backupStatusCommand } from './commands/backup-status';
+import { backupRestoreCommand } from './commands/backup-restore';
+import { drDrillCommand } from './commands/dr-drill';
 
 /** Every hsmctl command; add a command by importing it and listing it here. */
-const COMMANDS: readonly Command[] = [summaryCommand, simulatorStartCommand];
+const COMMANDS: readonly Command[] = [
+  summaryCommand,
+  simulatorStartCommand,
+  sdActivateCommand,
+  sdRestoreBlobCommand,
+  sdRecoverCommand,
+  sdRotateCommand,
+  backupStartCommand,
+  backupStatusCommand,
+  backupRestoreCommand,
+  drDrillCommand,
+];
 
 function commandHelp(c: Command): string {
   const flags = formatFlagHelp(c.flags);

@@ -1,0 +1,60 @@
+import * as fs from 'fs';
+import { UsageError, ParsedFlags } from '../flags';
+import { HsmRequestError } from '../clients/mhsm-admin';
+import { CeremonyError } from './security-domain';
+
+/**
+ * Runs a ceremony command: usage errors go back to the CLI (exit 2); every other failure is printed as one
+ * line naming the command and returns 1. Messages come from our code or the service, never from secrets.
+ */
+export async function guarded(path: readonly string[], fn: () => Promise<number>): Promise<number> {
+  try {
+    return await fn();
+  } catch (err) {
+    if (err instanceof UsageError) throw err;
+    const kind = err instanceof HsmRequestError ? 'the HSM refused' : err instanceof CeremonyError ? 'error' : 'failed';
+    console.error(`hsmctl ${path.join(' ')}: ${kind}: ${(err as Error)?.message ?? String(err)}`);
+    return 1;
+  }
+}
+
+export function intFlag(flags: ParsedFlags, name: string, def: number, min: number, max: number): number {
+  const v = flags[name];
+  if (v === undefined) return def;
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < min || n > max) throw new UsageError(`--${name} must be an integer from ${min} to ${max}; got ${String(v)}`);
+  return n;
+}
+
+export function required(flags: ParsedFlags, name: string): string {
+  const v = flags[name];
+  if (typeof v !== 'string' || v === '') throw new UsageError(`--${name} is required`);
+  return v;
+}
+
+/** The SAS token: --sas-file FILE (preferred: stays out of shell history), --sas TOKEN, or $AZURE_STORAGE_SAS_TOKEN. */
+export function readSas(flags: ParsedFlags): string {
+  if (flags['sas-file'] && flags.sas) throw new UsageError('give --sas or --sas-file, not both');
+  if (flags['sas-file']) {
+    try {
+      return fs.readFileSync(flags['sas-file'] as string, 'utf8').trim().replace(/^\?/, '');
+    } catch (err) {
+      throw new UsageError(`--sas-file ${String(flags['sas-file'])}: ${(err as Error).message}`);
+    }
+  }
+  const s = (flags.sas as string | undefined) ?? process.env.AZURE_STORAGE_SAS_TOKEN;
+  if (!s) throw new UsageError('a SAS token for the container is required: --sas-file FILE, --sas TOKEN or $AZURE_STORAGE_SAS_TOKEN');
+  return s.trim().replace(/^\?/, '');
+}
+
+export function storageUrl(flags: ParsedFlags): string {
+  const u = required(flags, 'storage-url');
+  let url: URL;
+  try {
+    url = new URL(u);
+  } catch {
+    throw new UsageError(`--storage-url ${u}: not a URL (https://<account>.blob.core.windows.net/<container>)`);
+  }
+  if (url.search) throw new UsageError('--storage-url must not carry a query: give the SAS token with --sas-file or --sas');
+  return u.replace(/\/+$/, '');
+}

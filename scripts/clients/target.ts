@@ -1,0 +1,93 @@
+import * as fs from 'fs';
+import * as path from 'path';
+import { ClientSecretCredential, DefaultAzureCredential, TokenCredential } from '@azure/identity';
+import { FlagSpecs, ParsedFlags, UsageError } from '../flags';
+
+/**
+ * Where an hsmctl ceremony command points: a Managed HSM endpoint and a credential. The simulator and Azure are
+ * two endpoints of the same kind: with --simulator DIR the URL, the CA and a ClientSecretCredential for an
+ * administrator come from DIR/endpoints.json and DIR/secrets/; otherwise the HSM URL is given and the
+ * credential is DefaultAzureCredential (environment, managed identity, Azure CLI login...).
+ */
+export interface HsmTarget {
+  hsmUri: string;
+  credential: TokenCredential;
+  /** Extra CA to trust (PEM), for the simulator's certificates. */
+  ca?: string;
+  /** For messages: "simulator DIR" or "Azure". */
+  where: string;
+}
+
+export const TARGET_FLAGS: FlagSpecs = {
+  hsm: { type: 'string', value: 'URL|NAME', description: 'the Managed HSM: its URL (https://<name>.managedhsm.azure.net), or its name with --simulator' },
+  simulator: { type: 'string', value: 'DIR', description: 'a simulator state folder: endpoint, CA and administrator credential from DIR/endpoints.json' },
+  principal: { type: 'string', value: 'OBJECT_ID', description: 'with --simulator: the principal to act as (default: an administrator of the HSM)' },
+  ca: { type: 'string', value: 'FILE', description: 'extra CA certificate (PEM) to trust for the HSM endpoint' },
+};
+
+interface SimulatorEndpoints {
+  caCertificate: string;
+  tenantId: string;
+  authorityHost: string;
+  managedHsms: Array<{ name: string; hsmUri: string; administrators: string[]; activated: boolean }>;
+  principals: Array<{ objectId: string; secretFile: string }>;
+}
+
+export function readEndpoints(dir: string): SimulatorEndpoints {
+  const file = path.join(dir, 'endpoints.json');
+  try {
+    return JSON.parse(fs.readFileSync(file, 'utf8')) as SimulatorEndpoints;
+  } catch (err) {
+    throw new UsageError(`--simulator ${dir}: cannot read ${file} (is the simulator started there?): ${(err as Error).message}`);
+  }
+}
+
+/** A ClientSecretCredential for a simulator principal whose secret file the simulator wrote. */
+export function simulatorCredential(e: SimulatorEndpoints, dir: string, objectId: string): ClientSecretCredential {
+  const p = e.principals.find((x) => x.objectId === objectId.toLowerCase());
+  const file = p?.secretFile ?? path.join(dir, 'secrets', `${objectId.toLowerCase()}.secret`);
+  let secret: string;
+  try {
+    secret = fs.readFileSync(file, 'utf8').trim();
+  } catch {
+    throw new UsageError(`no client secret for principal ${objectId} in ${path.dirname(file)}`);
+  }
+  return new ClientSecretCredential(e.tenantId, objectId, secret, {
+    authorityHost: e.authorityHost,
+    disableInstanceDiscovery: true,
+    tlsOptions: { ca: fs.readFileSync(e.caCertificate, 'utf8') },
+  } as ConstructorParameters<typeof ClientSecretCredential>[3]);
+}
+
+export function resolveTarget(flags: ParsedFlags): HsmTarget {
+  const hsm = flags.hsm as string | undefined;
+  if (!hsm) throw new UsageError('--hsm is required');
+  const extraCa = flags.ca ? readCa(flags.ca as string) : undefined;
+  const dir = flags.simulator as string | undefined;
+  if (dir) {
+    const e = readEndpoints(dir);
+    const m = e.managedHsms.find((x) => x.name === hsm.toLowerCase() || x.hsmUri.replace(/\/+$/, '') === hsm.replace(/\/+$/, ''));
+    if (!m) throw new UsageError(`--hsm ${hsm}: no such Managed HSM in ${dir}/endpoints.json (have: ${e.managedHsms.map((x) => x.name).join(', ') || 'none'})`);
+    const principal = (flags.principal as string | undefined) ?? m.administrators.find((a) => e.principals.some((p) => p.objectId === a));
+    if (!principal) throw new UsageError(`--hsm ${hsm}: none of its administrators has a secret file in ${dir}/secrets; pass --principal`);
+    const ca = [fs.readFileSync(e.caCertificate, 'utf8'), extraCa].filter(Boolean).join('\n');
+    return { hsmUri: m.hsmUri, credential: simulatorCredential(e, dir, principal), ca, where: `simulator ${dir}` };
+  }
+  if (flags.principal) throw new UsageError('--principal needs --simulator (against Azure the credential comes from DefaultAzureCredential)');
+  let u: URL;
+  try {
+    u = new URL(hsm);
+  } catch {
+    throw new UsageError(`--hsm ${hsm}: give the HSM's URL (https://<name>.managedhsm.azure.net), or --simulator DIR with its name`);
+  }
+  if (u.protocol !== 'https:') throw new UsageError(`--hsm ${hsm}: the URL must be https`);
+  return { hsmUri: u.origin + '/', credential: new DefaultAzureCredential(), ca: extraCa, where: 'Azure' };
+}
+
+function readCa(file: string): string {
+  try {
+    return fs.readFileSync(file, 'utf8');
+  } catch (err) {
+    throw new UsageError(`--ca ${file}: ${(err as Error).message}`);
+  }
+}
