@@ -1,11 +1,7 @@
 import { mkdtempSync, rmSync } from 'fs';
 import { tmpdir } from 'os';
 import { join } from 'path';
-import { buildApp } from '../../stacks/app';
-import { configPathFor } from '../../stacks/config-path';
-import { ConfigError, loadEnvironmentConfig } from '../../stacks/environment-config';
 import { Command } from '../command';
-import { formatSummary, summarizeSynthOutput } from '../synth-summary';
 
 export const summaryCommand: Command = {
   path: ['summary'],
@@ -19,6 +15,12 @@ export const summaryCommand: Command = {
   async run(flags) {
     const env = (flags.env as string | undefined) ?? 'example';
     const outdir = (flags.outdir as string | undefined) ?? mkdtempSync(join(tmpdir(), 'hsm-synth-'));
+    // Loaded here, not at the top: cdktf and the provider cost every other hsmctl command half a second.
+    // (require, not import(): tsx compiles this CommonJS CLI and hooks require only.)
+    const { buildApp } = require('../../stacks/app') as typeof import('../../stacks/app');
+    const { configPathFor } = require('../../stacks/config-path') as typeof import('../../stacks/config-path');
+    const { ConfigError, loadEnvironmentConfig } = require('../../stacks/environment-config') as typeof import('../../stacks/environment-config');
+    const { formatSummary, summarizeSynthOutput } = require('../synth-summary') as typeof import('../synth-summary');
     try {
       buildApp(loadEnvironmentConfig(configPathFor(env)), outdir).app.synth();
       const summaries = summarizeSynthOutput(outdir);
