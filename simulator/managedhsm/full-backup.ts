@@ -151,7 +151,7 @@ export class FullBackupService {
       try {
         data = await c.getBlobClient(blob).downloadToBuffer();
       } catch (err) {
-        if (err instanceof RestError && err.statusCode === 404 && err.code === 'BlobNotFound') {
+        if (err instanceof RestError && err.statusCode === 404 && restCode(err) === 'BlobNotFound') {
           throw new StorageFailure(name === MANIFEST ? `The folder ${folder} holds no ${MANIFEST}: it is not a complete backup (an interrupted backup writes none). Nothing was changed.` : `The backup folder ${folder} lacks ${name}. Nothing was changed.`);
         }
         throw storageFailure(err, `reading ${blob} from`, target);
@@ -185,7 +185,10 @@ export class FullBackupService {
         const ops: Op[] = [];
         for (const k of this.allKeys()) {
           ops.push({ c: kc, id: k.name.toLowerCase() });
-          for (const v of k.versions) if (!keep.has(v)) (ops.push({ c: vc, id: v }), gone.push(v));
+          for (const v of k.versions.filter((x) => !keep.has(x))) {
+            ops.push({ c: vc, id: v });
+            gone.push(v);
+          }
         }
         for (const s of sealed) {
           for (const v of s.versions) ops.push({ c: vc, id: v.rec.version, v: v.rec as VersionRecord });
@@ -235,7 +238,7 @@ async function storage<T>(target: StorageTarget, action: string, fn: () => Promi
 function storageFailure(err: unknown, action: string, target: StorageTarget): StorageFailure {
   let why: string;
   if (err instanceof RestError) {
-    const code = err.code ?? (err.details as { errorCode?: string } | undefined)?.errorCode;
+    const code = restCode(err);
     if (err.statusCode === 403) why = `access denied (${code ?? 403}): the SAS token is invalid, expired, or lacks the permissions (it needs read, write, create, list)`;
     else if (err.statusCode === 404) why = `not found (${code ?? 404}): check the storage account and the container name`;
     else if (err.statusCode) why = `HTTP ${err.statusCode} ${code ?? ''}`.trim();
@@ -244,6 +247,10 @@ function storageFailure(err: unknown, action: string, target: StorageTarget): St
     why = (err as Error)?.message ?? String(err);
   }
   return new StorageFailure(scrub(`Storage error while ${action} ${target.containerUri}: ${why}. Nothing was changed in the HSM.`));
+}
+
+function restCode(err: RestError): string | undefined {
+  return err.code ?? (err.details as { errorCode?: string } | undefined)?.errorCode;
 }
 
 function failure(err: unknown): Partial<JobRecord> {
