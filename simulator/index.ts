@@ -14,10 +14,15 @@ import { addIdentityRoutes } from './identity/token-endpoint';
 import { InstanceRegistry, ManagedHsmSpec } from './managedhsm/registry';
 import { ManagedHsmInstance } from './managedhsm/instance';
 import { addManagementRoutes } from './management/routes';
+import { ArmService, ManagedHsmBackend } from './arm/service';
+import { addArmRoutes } from './arm/routes';
+import { ApplianceLauncher, LunaProcessLauncher } from './arm/launcher';
 import { Logger, consoleLogger } from './logger';
+import { resourceId } from './arm/model';
 
 export type { ManagedHsmSpec } from './managedhsm/registry';
 export type { ManagedHsmInstance } from './managedhsm/instance';
+export type { ApplianceLauncher } from './arm/launcher';
 export { ServiceError, ErrorCodes, errors } from './http/errors';
 
 export interface SimulatorOptions {
@@ -32,6 +37,13 @@ export interface SimulatorOptions {
   logger?: Logger;
   /** PKCS#11 sessions per token = requests served in parallel per instance. Default 4. */
   sessionsPerToken?: number;
+  /** The ARM plane (armEndpoint = authorityHost). */
+  arm?: {
+    /** How long each provisioningState lasts, in ms; default 500 (a Dedicated HSM passes 4 states). */
+    provisioningStepMs?: number;
+    /** Starts the Luna appliance behind each Dedicated HSM; default: one child process per appliance, state in luna/<id>. */
+    launcher?: ApplianceLauncher;
+  };
 }
 
 export interface Endpoints {
@@ -43,6 +55,8 @@ export interface Endpoints {
   managementEndpoint: string;
   managementTokenFile: string;
   managedHsms: Array<{ name: string; hsmUri: string; administrators: string[]; activated: boolean; softDeleteRetentionDays: number; purgeProtection: boolean }>;
+  /** Dedicated HSM resources of the ARM plane; sshPort/ntlsPort: where their Luna appliance listens on 127.0.0.1. */
+  dedicatedHsms: Array<{ id: string; name: string; privateIpAddress: string; provisioningState: string; sshPort: number | null; ntlsPort: number | null }>;
   principals: Array<{ objectId: string; secretFile: string }>;
 }
 
@@ -110,18 +124,29 @@ export async function startSimulator(opts: SimulatorOptions): Promise<SimulatorH
       tenantId: tenantId!,
       authorityHost,
       tokenEndpoint: `${authorityHost}/${tenantId}/oauth2/v2.0/token`,
-      armEndpoint: null,
+      armEndpoint: authorityHost,
       managementEndpoint: `${authorityHost}/_simulator`,
       managementTokenFile,
       managedHsms: registry.list().map((i) => {
         const r = i.record();
         return { name: r.name, hsmUri: i.hsmUri, administrators: r.administrators, activated: r.activated, softDeleteRetentionDays: r.softDeleteRetentionDays, purgeProtection: r.purgeProtection };
       }),
+      dedicatedHsms: (arm?.all() ?? [])
+        .filter((r) => r.kind === 'dedicatedHSMs')
+        .map((r) => ({
+          id: resourceId(r),
+          name: r.name,
+          privateIpAddress: r.dedicated!.privateIpAddress,
+          provisioningState: r.provisioningState,
+          sshPort: r.provisioningState === 'Succeeded' ? (r.dedicated!.sshPort ?? null) : null,
+          ntlsPort: r.provisioningState === 'Succeeded' ? (r.dedicated!.ntlsPort ?? null) : null,
+        })),
       principals: [...new Set(registry.list().flatMap((i) => i.record().administrators))]
         .filter((oid) => fs.existsSync(principals.secretFile(oid)))
         .map((oid) => ({ objectId: oid, secretFile: principals.secretFile(oid) })),
     });
     let ready = false;
+    let arm: ArmService | undefined;
     const writeEndpoints = () => {
       if (ready) writeFileAtomic(endpointsFile, JSON.stringify(endpoints(), null, 2) + '\n', 0o644);
     };
@@ -140,10 +165,31 @@ export async function startSimulator(opts: SimulatorOptions): Promise<SimulatorH
     addIdentityRoutes(controlRouter, { tenantId, authority, principals });
     addManagementRoutes(controlRouter, { registry, principals, managementToken });
     await registry.openStored();
+    const managedHsms: ManagedHsmBackend = {
+      create: async (spec) => void (await registry.create(spec)),
+      lookup: (name) => {
+        const i = registry.get(name);
+        return i ? { hsmUri: i.hsmUri, activated: i.activated } : undefined;
+      },
+    };
+    const stepMs = opts.arm?.provisioningStepMs ?? 500;
+    arm = new ArmService({
+      store,
+      launcher: opts.arm?.launcher ?? new LunaProcessLauncher(path.join(stateDir, 'luna'), log),
+      managedHsms,
+      tenantId,
+      stepMs,
+      log,
+      onChange: writeEndpoints,
+    });
+    const armService = arm;
+    cleanups.push(() => armService.close());
+    addArmRoutes(controlRouter, { service: arm, managedHsms, authority, tenantId, authorizationUri: () => `${authorityHost}/${tenantId}`, baseUrl: () => authorityHost, stepMs });
+    await arm.start();
     for (const spec of opts.instances ?? []) await registry.ensure(spec);
     ready = true;
     writeEndpoints();
-    log.info(`ready: identity ${authorityHost}, ${registry.list().length} Managed HSM(s); endpoints in ${endpointsFile}`);
+    log.info(`ready: identity and ARM ${authorityHost}, ${registry.list().length} Managed HSM(s), ${arm.all().length} ARM resource(s); endpoints in ${endpointsFile}`);
 
     let closed = false;
     return {
