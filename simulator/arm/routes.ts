@@ -51,12 +51,14 @@ export function addArmRoutes(router: Router, deps: ArmRouteDeps): void {
   add('/subscriptions/:sub/resourceGroups/:rg/providers/:ns/:type/:name', async (ctx, p, caller) => {
     const t = resourceType(p.ns, p.type);
     const apiVersion = checkApiVersion(ctx, t.apiVersions, t.kind);
-    const ref: ResourceRef = { subscriptionId: checkSubscription(p.sub), resourceGroup: checkResourceGroup(p.rg), kind: t.kind, name: checkName(t.kind, p.name) };
+    const ref: ResourceRef = { subscriptionId: checkSubscription(p.sub), resourceGroup: checkResourceGroup(p.rg), kind: t.kind, name: p.name };
     const view = (r: Parameters<typeof resourceView>[0]) => resourceView(r, deps.managedHsms);
     switch (ctx.method) {
       case 'GET':
         return { status: 200, body: view(deps.service.get(ref)) };
       case 'PUT': {
+        // Names are checked where resources are made; elsewhere an impossible name is simply not found, as on ARM.
+        checkName(t.kind, p.name);
         const body = jsonBody(ctx);
         const input = t.kind === 'dedicatedHSMs' ? dedicatedHsmInput(body) : managedHsmInput(body, deps.tenantId);
         const res = await deps.service.put(ref, input, caller);

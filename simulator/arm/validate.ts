@@ -264,6 +264,8 @@ export function managedHsmInput(body: Json, simulatorTenant: string): ManagedHsm
   const pna = str(props, 'publicNetworkAccess', 'properties.publicNetworkAccess') ?? 'Enabled';
   const publicNetworkAccess = (['Enabled', 'Disabled'] as const).find((v) => v.toLowerCase() === pna.toLowerCase());
   if (!publicNetworkAccess) throw armErrors.invalidParameter(`The property 'properties.publicNetworkAccess' must be 'Enabled' or 'Disabled'; got '${shown(pna)}'.`);
+  const identity = obj(body, 'identity', 'identity');
+  if (identity && identity.type !== undefined && identity.type !== null && identity.type !== 'None') throw armErrors.notSupported('Managed identities on a Managed HSM (identity)');
   const regions = arr(props, 'regions', 'properties.regions');
   if (regions && regions.length > 0) throw armErrors.notSupported('Managed HSM multi-region replication (properties.regions)');
   const acls = obj(props, 'networkAcls', 'properties.networkAcls');
