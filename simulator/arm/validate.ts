@@ -111,16 +111,15 @@ export function tags(body: Json, required = false): Record<string, string> | und
   if (!isObject(v)) throw armErrors.invalidParameter(`The property 'tags' must be an object of strings, got ${kind(v)}.`);
   const entries = Object.entries(v);
   if (entries.length > 50) throw armErrors.invalidParameter(`A resource can have at most 50 tags; got ${entries.length}.`);
-  const out: Record<string, string> = {};
   for (const [k, val] of entries) {
     if (k.length === 0 || k.length > 512 || /[<>%&\\?/]/.test(k)) {
       throw armErrors.invalidParameter(`The tag name '${shown(k)}' is invalid: 1-512 characters, none of < > % & \\ ? /.`);
     }
     if (typeof val !== 'string') throw armErrors.invalidParameter(`The value of tag '${shown(k)}' must be a string, got ${kind(val)}.`);
     if (val.length > 256) throw armErrors.invalidParameter(`The value of tag '${shown(k)}' is longer than 256 characters.`);
-    out[k] = val;
   }
-  return out;
+  // fromEntries defines own properties, so a tag named "__proto__" stays a tag.
+  return Object.fromEntries(entries) as Record<string, string>;
 }
 
 const SUBNET_ID = /^\/subscriptions\/([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})\/resourceGroups\/([A-Za-z0-9_.()-]{1,90})\/providers\/Microsoft\.Network\/virtualNetworks\/([A-Za-z0-9][A-Za-z0-9_.-]{0,62}[A-Za-z0-9_]|[A-Za-z0-9])\/subnets\/([A-Za-z0-9][A-Za-z0-9_.-]{0,78}[A-Za-z0-9_]|[A-Za-z0-9])$/i;
