@@ -60,6 +60,7 @@ const CALL_TIMEOUT_MS = 15_000;
  */
 export class LunaProcessLauncher implements ApplianceLauncher {
   private readonly children = new Map<string, ApplianceChild>();
+  private readonly starting = new Map<string, Promise<{ sshPort: number; ntlsPort: number }>>();
 
   constructor(
     private readonly baseDir: string,
@@ -71,9 +72,19 @@ export class LunaProcessLauncher implements ApplianceLauncher {
     return path.join(this.baseDir, id);
   }
 
-  async start(spec: ApplianceSpec): Promise<{ sshPort: number; ntlsPort: number }> {
+  /** One child per appliance: a start while another is under way waits for that one. */
+  start(spec: ApplianceSpec): Promise<{ sshPort: number; ntlsPort: number }> {
     const running = this.children.get(spec.id);
-    if (running?.ports) return running.ports;
+    if (running?.ports) return Promise.resolve(running.ports);
+    let p = this.starting.get(spec.id);
+    if (!p) {
+      p = this.spawn(spec).finally(() => this.starting.delete(spec.id));
+      this.starting.set(spec.id, p);
+    }
+    return p;
+  }
+
+  private async spawn(spec: ApplianceSpec): Promise<{ sshPort: number; ntlsPort: number }> {
     ensurePrivateDir(this.baseDir);
     const child = new ApplianceChild(spec.id, this.log);
     this.children.set(spec.id, child);
@@ -100,6 +111,7 @@ export class LunaProcessLauncher implements ApplianceLauncher {
   }
 
   async close(): Promise<void> {
+    await Promise.allSettled([...this.starting.values()]);
     const all = [...this.children.values()];
     this.children.clear();
     await Promise.all(all.map((c) => c.stop()));
