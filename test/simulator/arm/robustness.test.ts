@@ -77,4 +77,20 @@ describe('ARM plane: robustness', () => {
     }
     expect(RG).toBe('rg-hsm');
   });
+
+  test('concurrent PUTs for one private IP under different names: exactly one is created, the others get PrivateIPAddressInUse', async () => {
+    const body = {
+      location: 'westeurope',
+      sku: { name: 'SafeNet Luna Network HSM A790' },
+      properties: { networkProfile: { subnet: { id: SUBNET }, networkInterfaces: [{ privateIpAddress: '10.8.0.4' }] } },
+    };
+    const names = Array.from({ length: 8 }, (_, i) => `hsm-race-${i}`);
+    const res = await Promise.all(names.map((n) => h.request('PUT', dedicatedPath(n), body)));
+    expect(res.filter((r) => r.status === 201)).toHaveLength(1);
+    expect(res.filter((r) => r.status === 409).map((r) => r.body.error.code)).toEqual(Array(7).fill('PrivateIPAddressInUse'));
+    const winner = names[res.findIndex((r) => r.status === 201)];
+    expect(await h.waitOperation(String(res.find((r) => r.status === 201)!.headers['azure-asyncoperation']))).toMatchObject({ status: 'Succeeded' });
+    const listed = await h.request('GET', `/subscriptions/${SUB}/resourceGroups/${RG}/providers/Microsoft.HardwareSecurityModules/dedicatedHSMs?api-version=2021-11-30`);
+    expect(listed.body.value.filter((r: { name: string }) => r.name.startsWith('hsm-race-')).map((r: { name: string }) => r.name)).toEqual([winner]);
+  });
 });
