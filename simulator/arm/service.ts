@@ -356,7 +356,13 @@ export class ArmService {
           // Not running (it failed to start again): nothing left to zeroize on it.
         }
       }
-      await this.deps.launcher.stop(d.applianceId, { destroy: true });
+      try {
+        await this.deps.launcher.stop(d.applianceId, { destroy: true });
+      } catch (err) {
+        if (this.closed) return;
+        await this.finish(r.key, op, { code: ArmCodes.ProvisioningFailed, message: `Deleting the Dedicated HSM '${r.name}' failed: ${(err as Error).message}` });
+        return;
+      }
     }
     if (this.closed) return;
     await this.lock(async () => {
@@ -375,13 +381,14 @@ export class ArmService {
     });
   }
 
-  /** Ends an operation: Succeeded, or Failed with its error (a failed delete leaves the resource Succeeded). */
+  /** Ends an operation: Succeeded, or Failed with its error. */
   private async finish(key: string, op: OperationRecord, error?: { code: string; message: string }, change: (r: ResourceRecord) => ResourceRecord = (r) => r): Promise<void> {
     await this.lock(async () => {
       const cur = this.record(key);
       if (!cur) return;
       const endTime = new Date().toISOString();
-      const state = error && op.action === 'create' ? 'Failed' : 'Succeeded';
+      // A failed delete leaves the resource as it was: provisioned when its appliance had started, else Failed.
+      const state = !error ? 'Succeeded' : op.action === 'create' || !cur.dedicated?.sshPort ? 'Failed' : 'Succeeded';
       const statusMessage = error ? error.message : op.action === 'create' ? 'The resource is provisioned.' : cur.statusMessage;
       const next: ResourceRecord = { ...change(cur), provisioningState: state, statusMessage, operationId: undefined };
       await this.commit([
