@@ -1,6 +1,7 @@
 import { Command } from './command';
 import { UsageError, formatFlagHelp, parseFlags } from './flags';
 import { summaryCommand } from './commands/summary';
+import { dryRunCommand } from './commands/dry-run';
 import { simulatorStartCommand } from './commands/simulator-start';
 import { sdActivateCommand } from './commands/sd-activate';
 import { sdRestoreBlobCommand } from './commands/sd-restore-blob';
@@ -13,6 +14,7 @@ import { drDrillCommand } from './commands/dr-drill';
 
 /** Every hsmctl command; add a command by importing it and listing it here. */
 const COMMANDS: readonly Command[] = [
+  dryRunCommand,
   summaryCommand,
   simulatorStartCommand,
   sdActivateCommand,

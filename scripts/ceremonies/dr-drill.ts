@@ -32,6 +32,11 @@ export interface DrillOptions {
   certs: number;
   quorum: number;
   log: (line: string) => void;
+  /**
+   * Accept a target that an earlier drill already recovered (a rerun of the dry-run): the recovery is then
+   * skipped, and the restore itself proves the target still holds the source's domain.
+   */
+  targetMayBeRecovered?: boolean;
 }
 
 export interface DrillStep {
@@ -132,7 +137,8 @@ export async function runDrDrill(o: DrillOptions): Promise<DrillReport> {
     cleanups.push(() => src.close(), () => dst.close());
     const sdDir = o.sdDir ?? path.join(work, `dr-drill-${report.source}`);
 
-    if (await isActivated(dst)) throw new CeremonyError(`${report.target} is already activated: the drill recovers the domain into an HSM that is not yet activated`);
+    const targetActive = await isActivated(dst);
+    if (targetActive && !o.targetMayBeRecovered) throw new CeremonyError(`${report.target} is already activated: the drill recovers the domain into an HSM that is not yet activated`);
     if (await isActivated(src)) {
       if (!fs.existsSync(path.join(sdDir, SD_FILE))) throw new CeremonyError(`${report.source} is already activated: the drill needs its security-domain file and keys in ${sdDir}`);
       o.log(`  ${report.source} is already active; using the security domain in ${sdDir}`);
@@ -161,7 +167,8 @@ export async function runDrDrill(o: DrillOptions): Promise<DrillReport> {
     });
     report.folder = folder;
 
-    await step(`recover the security domain into ${report.target}`, async () => {
+    if (targetActive) o.log(`  ${report.target} is already active (recovered by an earlier drill); the restore below proves it holds the same domain`);
+    else await step(`recover the security domain into ${report.target}`, async () => {
       const keys = loadWrappingKeys(keyFiles(sdDir, o.certs).slice(0, o.quorum).map((f) => f.key), (m) => o.log(`  ${m}`));
       const s = await recoverSecurityDomain(dst, fs.readFileSync(path.join(sdDir, SD_FILE), 'utf8'), keys);
       return [undefined, `${o.quorum} of ${o.certs} keys, exchange key, upload: ${s.status}`];
@@ -175,7 +182,7 @@ export async function runDrDrill(o: DrillOptions): Promise<DrillReport> {
     });
 
     report.versionsChecked = await step(`verify every key version on ${report.target}`, async () => {
-      const n = await verifyKeys(new KeyClient(target.uri, target.credential, kvOptions(ca)), target.credential, ca, evidence);
+      const n = await verifyKeys(new KeyClient(target.uri, target.credential, kvOptions(ca)), target.credential, ca, evidence, await versionsOf(srcKeys, evidence));
       return [n, `${n} versions sign verifiably and decrypt the source's ciphertexts`];
     });
     report.ok = true;
@@ -225,14 +232,25 @@ function jwkOf(k: KeyVaultKey): Record<string, unknown> {
   return j.kty?.startsWith('RSA') ? { kty: 'RSA', n: b(j.n), e: b(j.e) } : { kty: 'EC', crv: j.crv, x: b(j.x), y: b(j.y) };
 }
 
-/** On the target: same versions; each signs a fresh digest that the source's public key verifies, and decrypts the source's ciphertexts. */
-async function verifyKeys(kc: KeyClient, credential: TokenCredential, ca: string, evidence: Evidence[]): Promise<number> {
-  let n = 0;
+/** Every version of each drilled key: a rerun adds versions to keys an earlier drill made. */
+async function versionsOf(kc: KeyClient, evidence: Evidence[]): Promise<Map<string, Set<string>>> {
+  const out = new Map<string, Set<string>>();
   for (const name of new Set(evidence.map((e) => e.name))) {
-    const have = new Set<string>();
-    for await (const p of kc.listPropertiesOfKeyVersions(name)) have.add(p.version!);
-    const want = evidence.filter((e) => e.name === name).map((e) => e.version);
-    if (want.some((v) => !have.has(v)) || have.size !== want.length) throw new CeremonyError(`key ${name}: the target holds versions ${[...have].join(', ')}, the source had ${want.join(', ')}`);
+    const versions = new Set<string>();
+    for await (const p of kc.listPropertiesOfKeyVersions(name)) versions.add(p.version!);
+    out.set(name, versions);
+  }
+  return out;
+}
+
+/** On the target: the source's versions; each signs a fresh digest that the source's public key verifies, and decrypts the source's ciphertexts. */
+async function verifyKeys(kc: KeyClient, credential: TokenCredential, ca: string, evidence: Evidence[], sourceVersions: Map<string, Set<string>>): Promise<number> {
+  let n = 0;
+  for (const [name, want] of (await versionsOf(kc, evidence)).entries()) {
+    const source = sourceVersions.get(name)!;
+    if (want.size !== source.size || [...source].some((v) => !want.has(v))) {
+      throw new CeremonyError(`key ${name}: the target holds versions ${[...want].join(', ')}, the source ${[...source].join(', ')}`);
+    }
   }
   for (const e of evidence) {
     const k = await kc.getKey(e.name, { version: e.version });
