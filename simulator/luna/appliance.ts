@@ -1,0 +1,469 @@
+import * as path from 'path';
+import { EventEmitter } from 'events';
+import { randomBytes, randomInt, scrypt as scryptCb, timingSafeEqual } from 'crypto';
+import { promisify } from 'util';
+import { Journal, Op } from '../store/journal';
+import { KeyedMutex } from '../keyed-mutex';
+import { LunaError, hsmErrors, shown } from './errors';
+import { PartitionTokens } from './tokens';
+import { fingerprintOfPem, isIp, parseCertificate } from './certs';
+
+const scrypt = promisify(scryptCb) as (pw: string, salt: Buffer, len: number, opts: object) => Promise<Buffer>;
+
+/** The factory password of tenantadmin; the first login must replace it. */
+export const FACTORY_PASSWORD = 'PASSWORD';
+export const ADMIN_USER = 'tenantadmin';
+/** Failed HSM SO logins in a row that zeroize the HSM, as on the real appliance. */
+export const SO_LOGIN_ATTEMPTS = 3;
+export const MAX_PARTITIONS = 20;
+export const MAX_FILES = 64;
+export const MAX_FILE_BYTES = 64 * 1024;
+export const DEFAULT_PARTITION_BYTES = 102400;
+
+export interface HsmState {
+  serial: string;
+  initialized: boolean;
+  label?: string;
+  soHash?: string;
+  domainHash?: string;
+  policies: Record<string, number>;
+  failedLogins: number;
+  zeroizedBy?: 'factory' | 'policy' | 'failed-logins' | 'reinit';
+  nextPartition: number;
+}
+
+export interface AdminState {
+  passwordHash: string;
+  mustChange: boolean;
+  publicKeys: Array<{ name: string; key: string }>;
+}
+
+export interface PartitionState {
+  name: string;
+  serial: string;
+  sizeBytes: number;
+  createdAt: string;
+}
+
+export interface ClientState {
+  name: string;
+  ip?: string;
+  hostname?: string;
+  certPem: string;
+  fingerprint: string;
+  partitions: string[];
+  registeredAt: string;
+}
+
+export interface StoredFile {
+  name: string;
+  data: string;
+  mtime: number;
+}
+
+export interface PolicySpec {
+  id: number;
+  description: string;
+  defaultValue: number;
+  changeable: boolean;
+  destructive: boolean;
+}
+
+/** The HSM policies this appliance knows; policy 12 off (0) is FIPS 140-2 approved operation. */
+export const POLICIES: readonly PolicySpec[] = [
+  { id: 0, description: 'PIN-based authentication', defaultValue: 1, changeable: false, destructive: false },
+  { id: 1, description: 'PED-based authentication', defaultValue: 0, changeable: false, destructive: false },
+  { id: 7, description: 'Allow cloning', defaultValue: 1, changeable: true, destructive: true },
+  { id: 12, description: 'Allow non-FIPS algorithms', defaultValue: 1, changeable: true, destructive: true },
+  { id: 15, description: 'SO can reset partition PIN', defaultValue: 1, changeable: true, destructive: true },
+  { id: 16, description: 'Allow network authentication', defaultValue: 1, changeable: true, destructive: false },
+  { id: 21, description: 'Force user PIN change after set/reset', defaultValue: 1, changeable: true, destructive: false },
+  { id: 22, description: 'Allow offboard storage', defaultValue: 1, changeable: true, destructive: true },
+];
+
+/** Names the appliance accepts; anything else is refused before it reaches a token, a file or a record. */
+export const NAME_RULES = {
+  partition: { re: /^[A-Za-z0-9_-]{1,32}$/, text: '1 to 32 letters, digits, - or _' },
+  client: { re: /^[A-Za-z0-9_.-]{1,64}$/, text: '1 to 64 letters, digits, ., - or _' },
+  label: { re: /^[A-Za-z0-9_.-]{1,32}$/, text: '1 to 32 letters, digits, ., - or _' },
+  hostname: { re: /^(?=.{1,253}$)[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$/, text: 'a DNS host name' },
+  file: { re: /^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$/, text: '1 to 128 letters, digits, ., - or _, not starting with .' },
+  keyName: { re: /^[A-Za-z0-9_.-]{1,32}$/, text: '1 to 32 letters, digits, ., - or _' },
+} as const;
+
+export function checkName(kind: keyof typeof NAME_RULES, option: string, value: string): void {
+  const rule = NAME_RULES[kind];
+  if (!rule.re.test(value)) throw new LunaError(`Error: Invalid value '${shown(value)}' for ${option}: must be ${rule.text}.`);
+}
+
+/** Passwords: printable ASCII without spaces, 7 to 255 characters (Luna's rule); never echoed back. */
+export function checkSecret(what: string, value: string, min = 7): void {
+  if (value.length < min || value.length > 255 || !/^[\x21-\x7e]+$/.test(value)) {
+    throw new LunaError(`Error: The ${what} must be ${min} to 255 printable characters without spaces.`);
+  }
+}
+
+async function hashSecret(secret: string): Promise<string> {
+  const salt = randomBytes(16);
+  const h = await scrypt(secret, salt, 32, { N: 16384, r: 8, p: 1 });
+  return `scrypt$${salt.toString('base64')}$${h.toString('base64')}`;
+}
+
+async function verifySecret(secret: string, stored: string | undefined): Promise<boolean> {
+  if (!stored) return false;
+  const [, salt, hash] = stored.split('$');
+  const h = await scrypt(secret, Buffer.from(salt, 'base64'), 32, { N: 16384, r: 8, p: 1 });
+  return timingSafeEqual(h, Buffer.from(hash, 'base64'));
+}
+
+const C = { hsm: 'hsm', admin: 'admin', partitions: 'partitions', clients: 'clients', files: 'files' } as const;
+
+/**
+ * The appliance's domain: the HSM (label, SO password, policies), tenantadmin, partitions (each a token),
+ * registered clients and the files uploaded to tenantadmin's home. State lives in the crash-safe journal;
+ * every change is validated first and committed as one unit, so bad input changes nothing. Emits
+ * 'access-changed' whenever a client or a partition loses access, so live NTLS links are re-checked at once.
+ */
+export class Appliance extends EventEmitter {
+  private readonly mutex = new KeyedMutex();
+
+  private constructor(
+    private readonly journal: Journal,
+    readonly tokens: PartitionTokens,
+    readonly ip: string,
+    readonly hostname: string,
+  ) {
+    super();
+  }
+
+  static async open(stateDir: string, ip: string, hostname: string): Promise<Appliance> {
+    const journal = Journal.open(path.join(stateDir, 'state'));
+    const tokens = new PartitionTokens(path.join(stateDir, 'pkcs11'));
+    const a = new Appliance(journal, tokens, ip, hostname);
+    try {
+      await a.firstStart();
+      // A crash between a commit that dropped partitions and the removal of their tokens leaves orphans.
+      const known = new Set(a.partitions().map((p) => p.name));
+      await tokens.remove(tokens.labels().filter((l) => !known.has(l)));
+    } catch (err) {
+      tokens.close();
+      await journal.close();
+      throw err;
+    }
+    return a;
+  }
+
+  private async firstStart(): Promise<void> {
+    const ops: Op[] = [];
+    if (!this.journal.get(C.hsm, 'hsm')) {
+      const hsm: HsmState = {
+        serial: String(randomInt(1_100_000, 1_999_999)),
+        initialized: false,
+        policies: Object.fromEntries(POLICIES.map((p) => [String(p.id), p.defaultValue])),
+        failedLogins: 0,
+        zeroizedBy: 'factory',
+        nextPartition: 1,
+      };
+      ops.push({ c: C.hsm, id: 'hsm', v: hsm });
+    }
+    if (!this.journal.get(C.admin, ADMIN_USER)) {
+      const admin: AdminState = { passwordHash: await hashSecret(FACTORY_PASSWORD), mustChange: true, publicKeys: [] };
+      ops.push({ c: C.admin, id: ADMIN_USER, v: admin });
+    }
+    if (ops.length) await this.journal.commit(ops);
+  }
+
+  private serial<T>(fn: () => Promise<T>): Promise<T> {
+    return this.mutex.run('appliance', fn);
+  }
+
+  hsm(): HsmState {
+    return this.journal.get<HsmState>(C.hsm, 'hsm')!;
+  }
+
+  admin(): AdminState {
+    return this.journal.get<AdminState>(C.admin, ADMIN_USER)!;
+  }
+
+  partitions(): PartitionState[] {
+    return this.journal.list<PartitionState>(C.partitions).sort((a, b) => a.serial.localeCompare(b.serial));
+  }
+
+  partition(name: string): PartitionState | undefined {
+    return this.journal.get<PartitionState>(C.partitions, name);
+  }
+
+  clients(): ClientState[] {
+    return this.journal.list<ClientState>(C.clients).sort((a, b) => a.registeredAt.localeCompare(b.registeredAt) || a.name.localeCompare(b.name));
+  }
+
+  client(name: string): ClientState | undefined {
+    return this.journal.get<ClientState>(C.clients, name);
+  }
+
+  clientByFingerprint(fp: string): ClientState | undefined {
+    return this.clients().find((c) => c.fingerprint === fp);
+  }
+
+  files(): StoredFile[] {
+    return this.journal.list<StoredFile>(C.files).sort((a, b) => a.name.localeCompare(b.name));
+  }
+
+  file(name: string): StoredFile | undefined {
+    return this.journal.get<StoredFile>(C.files, name);
+  }
+
+  fipsMode(): boolean {
+    return this.hsm().policies['12'] === 0;
+  }
+
+  // ---- tenantadmin ----
+
+  async verifyAdminPassword(password: string): Promise<boolean> {
+    return verifySecret(password, this.admin().passwordHash);
+  }
+
+  async changeAdminPassword(current: string, next: string): Promise<void> {
+    return this.serial(async () => {
+      if (!(await this.verifyAdminPassword(current))) throw new LunaError('Error: Authentication failure: the current password is wrong.');
+      checkSecret('new password', next, 8);
+      if (next === current || next === FACTORY_PASSWORD) throw new LunaError('Error: The new password must differ from the current and the factory password.');
+      const admin = { ...this.admin(), passwordHash: await hashSecret(next), mustChange: false };
+      await this.journal.commit([{ c: C.admin, id: ADMIN_USER, v: admin }]);
+    });
+  }
+
+  async addPublicKey(name: string, key: string): Promise<void> {
+    return this.serial(async () => {
+      const admin = this.admin();
+      if (admin.publicKeys.some((k) => k.name === name)) throw new LunaError(`Error: A public key named '${name}' already exists.`);
+      if (admin.publicKeys.length >= 16) throw new LunaError('Error: At most 16 public keys can be added.');
+      await this.journal.commit([{ c: C.admin, id: ADMIN_USER, v: { ...admin, publicKeys: [...admin.publicKeys, { name, key }] } }]);
+    });
+  }
+
+  async deletePublicKey(name: string): Promise<void> {
+    return this.serial(async () => {
+      const admin = this.admin();
+      if (!admin.publicKeys.some((k) => k.name === name)) throw new LunaError(`Error: No public key named '${name}'.`);
+      await this.journal.commit([{ c: C.admin, id: ADMIN_USER, v: { ...admin, publicKeys: admin.publicKeys.filter((k) => k.name !== name) } }]);
+    });
+  }
+
+  // ---- files in tenantadmin's home (scp / sftp) ----
+
+  async writeFile(name: string, data: Buffer): Promise<void> {
+    return this.serial(async () => {
+      checkName('file', 'the file name', name);
+      if (name === 'server.pem') throw new LunaError('Error: server.pem is the appliance certificate and cannot be replaced.');
+      if (data.length > MAX_FILE_BYTES) throw new LunaError(`Error: Files are limited to ${MAX_FILE_BYTES} bytes.`);
+      if (!this.file(name) && this.files().length >= MAX_FILES) throw new LunaError(`Error: At most ${MAX_FILES} files can be stored.`);
+      await this.journal.commit([{ c: C.files, id: name, v: { name, data: data.toString('base64'), mtime: Math.floor(Date.now() / 1000) } }]);
+    });
+  }
+
+  async deleteFile(name: string): Promise<void> {
+    return this.serial(async () => {
+      if (!this.file(name)) throw new LunaError(`Error: No file named '${shown(name)}'.`);
+      await this.journal.commit([{ c: C.files, id: name, v: undefined }]);
+    });
+  }
+
+  // ---- HSM ----
+
+  private requireInitialized(): HsmState {
+    const hsm = this.hsm();
+    if (!hsm.initialized) throw hsmErrors.notInitialized();
+    return hsm;
+  }
+
+  /** Checks the HSM SO password; SO_LOGIN_ATTEMPTS failures in a row zeroize the HSM. */
+  async soLogin(password: string): Promise<void> {
+    return this.serial(async () => {
+      const hsm = this.requireInitialized();
+      if (await verifySecret(password, hsm.soHash)) {
+        if (hsm.failedLogins) await this.journal.commit([{ c: C.hsm, id: 'hsm', v: { ...hsm, failedLogins: 0 } }]);
+        return;
+      }
+      const failed = hsm.failedLogins + 1;
+      if (failed >= SO_LOGIN_ATTEMPTS) {
+        await this.zeroizeLocked('failed-logins');
+        throw new LunaError("Error: 'hsm login' failed. Too many failed login attempts: the HSM has been zeroized.", 0xa0, 'CKR_PIN_INCORRECT');
+      }
+      await this.journal.commit([{ c: C.hsm, id: 'hsm', v: { ...hsm, failedLogins: failed } }]);
+      throw hsmErrors.pinIncorrect();
+    });
+  }
+
+  async initHsm(label: string, soPassword: string, domain: string): Promise<void> {
+    checkName('label', '-label', label);
+    checkSecret('HSM Admin password', soPassword);
+    checkSecret('domain', domain);
+    return this.serial(async () => {
+      if (this.hsm().initialized) await this.zeroizeLocked('reinit');
+      const hsm: HsmState = {
+        ...this.hsm(),
+        initialized: true,
+        label,
+        soHash: await hashSecret(soPassword),
+        domainHash: await hashSecret(domain),
+        failedLogins: 0,
+        zeroizedBy: undefined,
+      };
+      await this.journal.commit([{ c: C.hsm, id: 'hsm', v: hsm }]);
+    });
+  }
+
+  /** Sets a policy; a destructive one zeroizes the HSM when its value changes (the new value survives). */
+  async changePolicy(id: number, value: number): Promise<{ zeroized: boolean }> {
+    const spec = POLICIES.find((p) => p.id === id);
+    if (!spec) throw new LunaError(`Error: Unknown policy ${id}. Run 'hsm showPolicies' for the policies.`);
+    if (!spec.changeable) throw new LunaError(`Error: Policy ${id} (${spec.description}) cannot be changed on this HSM.`);
+    if (value !== 0 && value !== 1) throw new LunaError(`Error: Invalid value ${value} for policy ${id}: must be 0 or 1.`);
+    return this.serial(async () => {
+      const hsm = this.requireInitialized();
+      if (hsm.policies[String(id)] === value) return { zeroized: false };
+      if (spec.destructive) await this.zeroizeLocked('policy');
+      const now = this.hsm();
+      await this.journal.commit([{ c: C.hsm, id: 'hsm', v: { ...now, policies: { ...now.policies, [String(id)]: value } } }]);
+      return { zeroized: spec.destructive };
+    });
+  }
+
+  /** Erases the HSM: label, SO, domain, partitions (and their keys) and client assignments; keeps policies. */
+  private async zeroizeLocked(by: HsmState['zeroizedBy']): Promise<void> {
+    const parts = this.partitions().map((p) => p.name);
+    const ops: Op[] = [
+      {
+        c: C.hsm,
+        id: 'hsm',
+        v: { ...this.hsm(), initialized: false, label: undefined, soHash: undefined, domainHash: undefined, failedLogins: 0, zeroizedBy: by },
+      },
+      ...parts.map((name) => ({ c: C.partitions, id: name, v: undefined })),
+      ...this.clients()
+        .filter((c) => c.partitions.length)
+        .map((c) => ({ c: C.clients, id: c.name, v: { ...c, partitions: [] } })),
+    ];
+    await this.journal.commit(ops);
+    this.emit('access-changed');
+    await this.tokens.remove(parts);
+  }
+
+  // ---- partitions ----
+
+  async createPartition(name: string, sizeBytes = DEFAULT_PARTITION_BYTES): Promise<PartitionState> {
+    checkName('partition', '-partition', name);
+    return this.serial(async () => {
+      const hsm = this.requireInitialized();
+      if (this.partition(name)) throw new LunaError(`Error: A partition named '${name}' already exists.`);
+      if (this.partitions().length >= MAX_PARTITIONS) throw new LunaError(`Error: The HSM holds at most ${MAX_PARTITIONS} partitions.`);
+      const p: PartitionState = {
+        name,
+        serial: `${hsm.serial}${String(hsm.nextPartition).padStart(6, '0')}`,
+        sizeBytes,
+        createdAt: new Date().toISOString(),
+      };
+      // The token first: a crash before the commit leaves an orphan token, removed at the next start.
+      await this.tokens.create(name);
+      await this.journal.commit([
+        { c: C.partitions, id: name, v: p },
+        { c: C.hsm, id: 'hsm', v: { ...hsm, nextPartition: hsm.nextPartition + 1 } },
+      ]);
+      return p;
+    });
+  }
+
+  requirePartition(name: string): PartitionState {
+    const p = this.partition(name);
+    if (!p) throw new LunaError(`Error: Partition '${shown(name)}' does not exist. Run 'partition list' for the partitions.`);
+    return p;
+  }
+
+  async deletePartition(name: string): Promise<void> {
+    return this.serial(async () => {
+      this.requireInitialized();
+      this.requirePartition(name);
+      const ops: Op[] = [
+        { c: C.partitions, id: name, v: undefined },
+        ...this.clients()
+          .filter((c) => c.partitions.includes(name))
+          .map((c) => ({ c: C.clients, id: c.name, v: { ...c, partitions: c.partitions.filter((p) => p !== name) } })),
+      ];
+      await this.journal.commit(ops);
+      this.emit('access-changed');
+      await this.tokens.remove([name]);
+    });
+  }
+
+  // ---- clients ----
+
+  requireClient(name: string): ClientState {
+    const c = this.client(name);
+    if (!c) throw new LunaError(`Error: Client '${shown(name)}' is not registered. Run 'client list' for the clients.`);
+    return c;
+  }
+
+  /** Registers a client from the certificate uploaded as <ip>.pem or <hostname>.pem. */
+  async registerClient(name: string, where: { ip?: string; hostname?: string }): Promise<ClientState> {
+    checkName('client', '-client', name);
+    if (!!where.ip === !!where.hostname) throw new LunaError('Error: Give exactly one of -ip and -hostname.');
+    if (where.ip !== undefined && !isIp(where.ip)) throw new LunaError(`Error: Invalid value '${shown(where.ip)}' for -ip: not an IP address.`);
+    if (where.hostname !== undefined) checkName('hostname', '-hostname', where.hostname);
+    const id = (where.ip ?? where.hostname)!;
+    return this.serial(async () => {
+      if (this.client(name)) {
+        throw new LunaError(`Error: A client named '${name}' is already registered. Delete it first with 'client delete -client ${name}'.`);
+      }
+      const taken = this.clients().find((c) => (where.ip ? c.ip === where.ip : c.hostname === where.hostname));
+      if (taken) throw new LunaError(`Error: ${where.ip ? 'IP address' : 'Host name'} ${id} is already registered as client '${taken.name}'.`);
+      const file = this.file(`${id}.pem`);
+      if (!file) throw new LunaError(`Error: Unable to find the client certificate ${id}.pem. Copy it to the appliance with scp first.`);
+      const pem = Buffer.from(file.data, 'base64').toString('utf8');
+      let fingerprint: string;
+      try {
+        parseCertificate(pem);
+        fingerprint = fingerprintOfPem(pem);
+      } catch (err) {
+        throw new LunaError(`Error: ${id}.pem is not a usable client certificate: ${(err as Error).message}.`);
+      }
+      const dup = this.clientByFingerprint(fingerprint);
+      if (dup) throw new LunaError(`Error: This certificate is already registered as client '${dup.name}'.`);
+      const c: ClientState = { name, ...where, certPem: pem, fingerprint, partitions: [], registeredAt: new Date().toISOString() };
+      await this.journal.commit([{ c: C.clients, id: name, v: c }]);
+      return c;
+    });
+  }
+
+  async assignPartition(client: string, partition: string): Promise<void> {
+    return this.serial(async () => {
+      const c = this.requireClient(client);
+      this.requirePartition(partition);
+      if (c.partitions.includes(partition)) throw new LunaError(`Error: Partition '${partition}' is already assigned to client '${client}'.`);
+      await this.journal.commit([{ c: C.clients, id: client, v: { ...c, partitions: [...c.partitions, partition] } }]);
+    });
+  }
+
+  async revokePartition(client: string, partition: string): Promise<void> {
+    return this.serial(async () => {
+      const c = this.requireClient(client);
+      this.requirePartition(partition);
+      if (!c.partitions.includes(partition)) throw new LunaError(`Error: Partition '${partition}' is not assigned to client '${client}'.`);
+      await this.journal.commit([{ c: C.clients, id: client, v: { ...c, partitions: c.partitions.filter((p) => p !== partition) } }]);
+      this.emit('access-changed');
+    });
+  }
+
+  async deleteClient(client: string): Promise<void> {
+    return this.serial(async () => {
+      this.requireClient(client);
+      await this.journal.commit([{ c: C.clients, id: client, v: undefined }]);
+      this.emit('access-changed');
+    });
+  }
+
+  async close(): Promise<void> {
+    await this.serial(async () => undefined);
+    this.tokens.close();
+    await this.journal.close();
+  }
+}

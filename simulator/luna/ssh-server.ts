@@ -1,0 +1,234 @@
+import { timingSafeEqual } from 'crypto';
+import { AuthContext, Connection, Server, ServerChannel, Session, utils as sshUtils } from 'ssh2';
+import { ADMIN_USER, Appliance } from './appliance';
+import { LunaError } from './errors';
+import { LineInput } from './line-input';
+import { MAX_LINE, SOFTWARE_VERSION, ShellIo, ShellSession, runLine, tokenize } from './lunash';
+import { runScp, serveSftp } from './transfer';
+import { Logger } from '../logger';
+
+const BANNER = `Luna Network HSM Command Line Shell v${SOFTWARE_VERSION}. Copyright (c) 2018 SafeNet. All rights reserved.`;
+/** Sessions (shell, exec, sftp) open at once on one connection, and connections at once. */
+const MAX_CHANNELS = 10;
+const MAX_CONNECTIONS = 64;
+
+/**
+ * The appliance's SSH face: tenantadmin with a password (the factory one until the forced change at first
+ * login) or a public key added with `my public-key add`; a LunaSH shell (with or without a terminal), one
+ * command per exec request (prompts are answered from stdin), SFTP and legacy scp for server.pem and
+ * uploaded certificates. Any number of connections run at once, each with its own `hsm login` state.
+ */
+export class LunaSshServer {
+  private readonly server: Server;
+  private readonly connections = new Set<Connection>();
+
+  constructor(
+    private readonly appliance: Appliance,
+    hostKey: string,
+    private readonly serverCertPem: string,
+    private readonly logger: Logger,
+  ) {
+    this.server = new Server({ hostKeys: [hostKey], ident: 'OpenSSH_8.0' }, (conn) => this.onConnection(conn));
+    this.server.on('error', (err: Error) => this.logger.error(`luna ssh: ${err.message}`));
+  }
+
+  listen(port: number, host: string): Promise<number> {
+    return new Promise((resolve, reject) => {
+      this.server.once('error', reject);
+      this.server.listen(port, host, () => resolve((this.server.address() as { port: number }).port));
+    });
+  }
+
+  private onConnection(conn: Connection): void {
+    if (this.connections.size >= MAX_CONNECTIONS) {
+      conn.end();
+      return;
+    }
+    this.connections.add(conn);
+    conn.on('close', () => this.connections.delete(conn));
+    conn.on('error', () => undefined);
+    let byPassword = false;
+    let failures = 0;
+    conn.on('authentication', (ctx) => {
+      this.authenticate(ctx).then(
+        (ok) => {
+          if (ok) {
+            byPassword = ctx.method === 'password';
+            ctx.accept();
+          } else {
+            if (ctx.method !== 'none' && ++failures >= 6) conn.end();
+            else ctx.reject(['password', 'publickey']);
+          }
+        },
+        () => ctx.reject(['password', 'publickey']),
+      );
+    });
+    // `hsm login` lasts for the connection: its shell and exec channels share it.
+    const loginState: ShellSession = { hsmLoggedIn: false };
+    conn.on('ready', () => {
+      let channels = 0;
+      conn.on('session', (acceptSession) => {
+        const session = acceptSession();
+        channels++;
+        session.once('close', () => channels--);
+        if (channels > MAX_CHANNELS) conn.end();
+        else this.onSession(session, () => byPassword, loginState);
+      });
+    });
+  }
+
+  private async authenticate(ctx: AuthContext): Promise<boolean> {
+    if (ctx.username !== ADMIN_USER) return false;
+    if (ctx.method === 'password') return this.appliance.verifyAdminPassword(ctx.password);
+    if (ctx.method !== 'publickey') return false;
+    for (const k of this.appliance.admin().publicKeys) {
+      const parsed = sshUtils.parseKey(k.key);
+      if (parsed instanceof Error || Array.isArray(parsed)) continue;
+      const pub = parsed.getPublicSSH();
+      if (parsed.type !== ctx.key.algo || pub.length !== ctx.key.data.length || !timingSafeEqual(pub, ctx.key.data)) continue;
+      // Without a signature the client only asks whether this key would do.
+      if (!ctx.signature || !ctx.blob) return true;
+      return parsed.verify(ctx.blob, ctx.signature, ctx.hashAlgo) === true;
+    }
+    return false;
+  }
+
+  private onSession(session: Session, byPassword: () => boolean, loginState: ShellSession): void {
+    let pty = false;
+    session.on('pty', (accept) => {
+      pty = true;
+      accept?.();
+    });
+    session.on('window-change', (accept) => accept?.());
+    session.on('env', (accept) => accept?.());
+    session.on('shell', (accept) => {
+      const channel = accept();
+      this.shell(channel, pty, byPassword(), loginState).catch((err) => {
+        this.logger.error(`luna ssh: shell failed: ${(err as Error).message}`);
+        channel.close();
+      });
+    });
+    session.on('exec', (accept, _reject, info) => {
+      const channel = accept();
+      this.exec(channel, info.command, loginState).then(
+        (status) => {
+          channel.exit(status);
+          channel.end();
+        },
+        (err) => {
+          this.logger.error(`luna ssh: exec failed: ${(err as Error).message}`);
+          channel.exit(1);
+          channel.end();
+        },
+      );
+    });
+    session.on('sftp', (accept) => serveSftp(accept(), this.appliance, this.serverCertPem));
+    session.on('subsystem', (_accept, reject) => reject());
+  }
+
+  private io(channel: ServerChannel, input: LineInput, pty: boolean): ShellIo {
+    const write = (text: string) => {
+      if (!channel.writable) return;
+      channel.write(pty ? text.replace(/\r?\n/g, '\r\n') : text);
+    };
+    return {
+      write,
+      ask: async (prompt, secret) => {
+        write(prompt);
+        input.secret = secret;
+        try {
+          const e = await input.next();
+          if (secret && pty) write('\n');
+          if (e === null) return null;
+          if ('tooLong' in e) return null;
+          return e.line;
+        } finally {
+          input.secret = false;
+        }
+      },
+    };
+  }
+
+  private input(channel: ServerChannel, pty: boolean): LineInput {
+    const input = new LineInput(pty, (s) => channel.writable && channel.write(s));
+    channel.on('data', (d: Buffer) => input.feed(d));
+    channel.on('end', () => input.end());
+    channel.on('close', () => input.end());
+    return input;
+  }
+
+  private async shell(channel: ServerChannel, pty: boolean, byPassword: boolean, session: ShellSession): Promise<void> {
+    const input = this.input(channel, pty);
+    const io = this.io(channel, input, pty);
+    io.write(`Last login: ${new Date().toUTCString()}\n${BANNER}\n\n`);
+    if (this.appliance.admin().mustChange && byPassword) {
+      if (!(await this.forcedChange(io))) {
+        channel.exit(1);
+        channel.end();
+        return;
+      }
+    }
+    const prompt = `[${this.appliance.hostname}] lunash:>`;
+    for (;;) {
+      io.write(prompt);
+      const e = await input.next();
+      if (e === null) break;
+      if ('tooLong' in e) {
+        await runLine('x'.repeat(MAX_LINE + 1), this.appliance, session, io);
+        continue;
+      }
+      const { exit } = await runLine(e.line, this.appliance, session, io);
+      if (exit) break;
+    }
+    io.write('\n');
+    channel.exit(0);
+    channel.end();
+  }
+
+  /** PAM's expired-password dialogue, as the appliance runs it at the first login. */
+  private async forcedChange(io: ShellIo): Promise<boolean> {
+    io.write('You are required to change your password immediately (administrator enforced)\nChanging password for user tenantadmin.\n');
+    const current = await io.ask('Current password: ', true);
+    const next = await io.ask('New password: ', true);
+    const again = await io.ask('Retype new password: ', true);
+    if (current === null || next === null || again === null) {
+      io.write('passwd: Authentication token manipulation error\n');
+      return false;
+    }
+    if (next !== again) {
+      io.write('Sorry, passwords do not match.\npasswd: Authentication token manipulation error\n');
+      return false;
+    }
+    try {
+      await this.appliance.changeAdminPassword(current, next);
+    } catch (err) {
+      const why = err instanceof LunaError ? err.message.replace(/^Error: /, '') : 'failure';
+      io.write(`BAD PASSWORD: ${why}\npasswd: Authentication token manipulation error\n`);
+      return false;
+    }
+    io.write('passwd: all authentication tokens updated successfully.\n\n');
+    return true;
+  }
+
+  private async exec(channel: ServerChannel, command: string, session: ShellSession): Promise<number> {
+    if (this.appliance.admin().mustChange) {
+      channel.write('You are required to change your password immediately (administrator enforced)\nPassword change required but no TTY available.\n');
+      return 1;
+    }
+    let words: string[] = [];
+    try {
+      words = command.length <= MAX_LINE ? tokenize(command) : [];
+    } catch {
+      // runLine reports the syntax error below.
+    }
+    if (words[0] === 'scp') return runScp(words.slice(1), channel, this.appliance, this.serverCertPem);
+    const input = this.input(channel, false);
+    const { code } = await runLine(command, this.appliance, session, this.io(channel, input, false));
+    return code === 0 ? 0 : 1;
+  }
+
+  async close(): Promise<void> {
+    for (const c of this.connections) c.end();
+    await new Promise<void>((r) => this.server.close(() => r()));
+  }
+}
