@@ -60,6 +60,7 @@ export class KeyService {
   /** Makes token and metadata agree after a start: drops orphan objects and versions whose objects are gone. */
   async reconcile(log: (m: string) => void): Promise<void> {
     const versions = new Set(this.store.list<VersionRecord>(this.vc).map((v) => v.version));
+    if (this.token.tornObjects > 0) log(`${this.hsm}: discarded ${this.token.tornObjects} unreadable token object(s) left by a crash mid-write`);
     for (const id of this.token.ids()) {
       if (!RESERVED_IDS.has(id) && !versions.has(id)) {
         log(`${this.hsm}: removing token object ${id} that no metadata names (an interrupted create or purge)`);
