@@ -66,6 +66,14 @@ export function serveSftp(sftp: SFTPWrapper, appliance: Appliance, serverCertPem
     return id;
   };
   const get = (b: Buffer) => handles.get(b.toString('hex'));
+  // The client ends the subsystem by closing its side. sshd then reports the sftp-server's exit status
+  // (OpenSSH's scp fails without one) and closes the channel; ssh2's server SFTP object has no public call
+  // for the status, so it goes through the channel's protocol handle.
+  sftp.on('end', () => {
+    const internal = sftp as unknown as { _protocol?: { exitStatus(id: number, status: number): void }; outgoing?: { id: number; state: string } };
+    if (internal._protocol && internal.outgoing?.state === 'open') internal._protocol.exitStatus(internal.outgoing.id, 0);
+    sftp.end();
+  });
 
   sftp.on('REALPATH', (req, p) => {
     const n = homeName(p);
