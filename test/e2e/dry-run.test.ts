@@ -1,0 +1,84 @@
+import { spawnSync } from 'child_process';
+import { mkdtempSync, rmSync, statSync, readdirSync } from 'fs';
+import { tmpdir } from 'os';
+import { join, resolve } from 'path';
+
+const ROOT = resolve(__dirname, '..', '..');
+const HSMCTL = join(ROOT, 'scripts', 'hsmctl.js');
+
+function dryRun(...args: string[]) {
+  const r = spawnSync('node', [HSMCTL, 'dry-run', '--key-bits', '2048', '--json', ...args], { cwd: ROOT, encoding: 'utf8', timeout: 180_000 });
+  let report: any;
+  try {
+    report = JSON.parse(r.stdout);
+  } catch {
+    throw new Error(`no JSON report (exit ${r.status}):\n${r.stdout}\n${r.stderr}`);
+  }
+  return { status: r.status, report, stderr: r.stderr };
+}
+
+describe('hsmctl dry-run of the example environment', () => {
+  const state = mkdtempSync(join(tmpdir(), 'hsm-e2e-'));
+  afterAll(() => rmSync(state, { recursive: true, force: true }));
+  const first = dryRun('--state-dir', state);
+
+  test('every step passes and the report says so', () => {
+    expect(first.status).toBe(0);
+    expect(first.report.ok).toBe(true);
+    expect(first.report.steps.map((s: { name: string; status: string }) => [s.name, s.status])).toEqual(
+      first.report.steps.map((s: { name: string }) => [s.name, 'ok']),
+    );
+    expect(first.report.steps.map((s: { name: string }) => s.name)).toEqual(
+      expect.arrayContaining(['synthesize the stacks', 'provision the HSMs through the ARM plane', 'activate the security domains', 'disaster-recovery drill', 'status report']),
+    );
+  });
+
+  test('the status reports the activated primary, the recovered DR HSM and the Dedicated HSM', () => {
+    const byName = Object.fromEntries(first.report.status.map((s: { hsm: string }) => [s.hsm, s]));
+    expect(byName['hsm-example-mhsm']).toMatchObject({ kind: 'Managed HSM', accessible: true, activated: true, quorum: '2 of 3' });
+    expect(byName['hsm-example-mhsm'].keys).toBeGreaterThanOrEqual(3);
+    expect(byName['hsm-example-mhsm'].lastBackup).toMatch(/^\d{4}-\d{2}-\d{2}T/);
+    expect(byName['hsm-example-mhsm-dr']).toMatchObject({ accessible: true, activated: true });
+    expect(byName['hsm-example-luna']).toMatchObject({ kind: 'Dedicated HSM', accessible: true });
+  });
+
+  test('provisions exactly what synth produced, and lists the rest as not simulated', () => {
+    const provision = first.report.steps.find((s: { name: string }) => s.name === 'provision the HSMs through the ARM plane');
+    expect(provision.details.provisioned.map((p: { kind: string; name: string; state: string }) => [p.kind, p.name, p.state])).toEqual([
+      ['managedHSMs', 'hsm-example-mhsm', 'Succeeded'],
+      ['managedHSMs', 'hsm-example-mhsm-dr', 'Succeeded'],
+      ['dedicatedHSMs', 'hsm-example-luna', 'Succeeded'],
+    ]);
+    expect(provision.details.notSimulated.map((n: { type: string }) => n.type)).toEqual(expect.arrayContaining(['azurerm_virtual_network_gateway', 'azurerm_linux_virtual_machine']));
+  });
+
+  test('writes the security-domain file and keys 0600 in a 0700 folder', () => {
+    const dir = join(state, 'ceremonies', 'hsm-example-mhsm', 'security-domain');
+    expect(statSync(dir).mode & 0o777).toBe(0o700);
+    for (const f of readdirSync(dir).filter((n) => !n.endsWith('.cer'))) expect(statSync(join(dir, f)).mode & 0o777).toBe(0o600);
+  });
+
+  test('keeps secrets out of its output', () => {
+    const text = JSON.stringify(first.report) + first.stderr;
+    expect(text).not.toMatch(/-----BEGIN [A-Z ]*PRIVATE KEY-----/);
+    expect(text).not.toMatch(/"access_token"|client_secret/);
+  });
+
+  test('a rerun on the same state is idempotent', () => {
+    const again = dryRun('--state-dir', state);
+    expect(again.status).toBe(0);
+    const activate = again.report.steps.find((s: { name: string }) => s.name === 'activate the security domains');
+    expect(activate.details).toEqual([{ hsm: 'hsm-example-mhsm', activated: 'earlier run' }]);
+    const keys = again.report.steps.find((s: { name: string }) => s.name === 'apply role assignments and create keys');
+    expect(keys.details[0].created).toBe(0);
+  });
+
+  test('a failing step names itself, says why and keeps the state', () => {
+    const r = dryRun('--state-dir', join(state, 'other'), '--simulator', join(state, 'no-such-simulator'));
+    expect(r.status).toBe(1);
+    expect(r.report.ok).toBe(false);
+    expect(r.report.failedStep).toBe('use the simulator in ' + join(state, 'no-such-simulator'));
+    expect(r.report.steps.find((s: { status: string }) => s.status === 'failed').error).toMatch(/endpoints\.json/);
+    expect(r.report.steps.filter((s: { status: string }) => s.status === 'skipped').length).toBeGreaterThan(0);
+  });
+});
