@@ -11,6 +11,8 @@ import { backupStartCommand } from './commands/backup-start';
 import { backupStatusCommand } from './commands/backup-status';
 import { backupRestoreCommand } from './commands/backup-restore';
 import { drDrillCommand } from './commands/dr-drill';
+import { lunaInitCommand } from './commands/luna-init';
+import { lunaRegisterClientCommand } from './commands/luna-register-client';
 
 /** Every hsmctl command; add a command by importing it and listing it here. */
 const COMMANDS: readonly Command[] = [
@@ -25,6 +27,8 @@ const COMMANDS: readonly Command[] = [
   backupStatusCommand,
   backupRestoreCommand,
   drDrillCommand,
+  lunaInitCommand,
+  lunaRegisterClientCommand,
 ];
 
 function commandHelp(c: Command): string {
