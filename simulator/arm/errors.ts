@@ -29,6 +29,7 @@ export const ArmCodes = {
   AnotherOperationInProgress: 'AnotherOperationInProgress',
   PrivateIPAddressInUse: 'PrivateIPAddressInUse',
   HsmNotZeroized: 'HsmNotZeroized',
+  FeatureNotFound: 'FeatureNotFound',
   MethodNotAllowed: 'MethodNotAllowed',
   NotSupported: 'NotSupported',
   ProvisioningFailed: 'ProvisioningFailed',
@@ -54,7 +55,7 @@ export const armErrors = {
   noRegisteredProvider: (given: string, type: string, supported: readonly string[]) =>
     e(400, ArmCodes.NoRegisteredProviderFound, `No registered resource provider found for API version '${shown(given, 40)}' and type '${type}'. The supported api-versions are '${supported.join(', ')}'.`),
   invalidNamespace: (ns: string) =>
-    e(400, ArmCodes.InvalidResourceNamespace, `The resource namespace '${shown(ns, 64)}' is not served by the simulator; it serves Microsoft.HardwareSecurityModules and Microsoft.KeyVault.`),
+    e(400, ArmCodes.InvalidResourceNamespace, `The resource namespace '${shown(ns, 64)}' is not served by the simulator; it serves the resources of Microsoft.HardwareSecurityModules and Microsoft.KeyVault, and the registrations of Microsoft.Features and Microsoft.Resources.`),
   invalidResourceType: (type: string, ns: string, known: readonly string[]) =>
     e(400, ArmCodes.InvalidResourceType, `The resource type '${shown(type, 64)}' could not be found in the namespace '${ns}'. The simulator serves: ${known.join(', ')}.`),
   invalidSubscription: (sub: string) => e(400, ArmCodes.InvalidSubscriptionId, `The provided subscription identifier '${shown(sub, 64)}' is malformed or invalid.`),
@@ -79,6 +80,11 @@ export const armErrors = {
   ipInUse: (ip: string, other: string) => e(409, ArmCodes.PrivateIPAddressInUse, `The private IP address ${ip} is already used by ${other} in the same subnet.`),
   notZeroized: (name: string) =>
     e(409, ArmCodes.HsmNotZeroized, `The Dedicated HSM '${name}' cannot be deleted before it is zeroized: zeroize it first (for example LunaSH 'hsm changePolicy -policy 12 -value 0' or three failed 'hsm login' attempts), then delete it.`),
+  featureNotFound: (ns: string, name: string) =>
+    e(404, ArmCodes.FeatureNotFound, `The feature '${shown(name, 64)}' could not be found in the namespace '${shown(ns, 64)}'.`),
+  providerNotFound: (ns: string) => e(404, ArmCodes.InvalidResourceNamespace, `The resource namespace '${shown(ns, 64)}' is invalid.`),
+  invalidNamespaceFormat: (ns: string) =>
+    e(400, ArmCodes.InvalidResourceNamespace, `The resource namespace '${shown(ns, 64)}' is invalid: dot-separated words of letters and digits, such as Microsoft.Network.`),
   methodNotAllowed: (method: string, path: string) => e(405, ArmCodes.MethodNotAllowed, `The HTTP method '${shown(method, 10)}' is not supported on '${shown(path, 200)}'.`),
   notSupported: (what: string) => e(400, ArmCodes.NotSupported, `${what} is not supported by the simulator (see simulator/README.md).`),
 };

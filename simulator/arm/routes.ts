@@ -6,6 +6,7 @@ import { OperationRecord, RESOURCE_TYPES, ResourceKind, ResourceTypeInfo } from 
 import { ArmService, ManagedHsmBackend, ResourceRef } from './service';
 import { checkName, checkResourceGroup, checkSubscription, dedicatedHsmInput, jsonBody, managedHsmInput, patchInput, skipToken, top } from './validate';
 import { operationPath, operationView, resourceView } from './views';
+import { registrationRoutes } from './registration-routes';
 
 export interface ArmRouteDeps {
   service: ArmService;
@@ -47,6 +48,9 @@ export function addArmRoutes(router: Router, deps: ArmRouteDeps): void {
       });
     }
   };
+
+  // First: their literal segments (register, Microsoft.Features) must win over the resource patterns below.
+  for (const [pattern, handler] of registrationRoutes(deps.service.registrations, checkApiVersion)) add(pattern, (ctx, p) => handler(ctx, p));
 
   add('/subscriptions/:sub/resourceGroups/:rg/providers/:ns/:type/:name', async (ctx, p, caller) => {
     const t = resourceType(p.ns, p.type);

@@ -18,6 +18,7 @@ import {
   resourceKey,
 } from './model';
 import { DedicatedHsmInput, ManagedHsmInput } from './validate';
+import { RegistrationService } from './registrations';
 
 /** The Managed HSM data plane as the ARM plane sees it (wired to the InstanceRegistry in simulator/index.ts). */
 export interface ManagedHsmBackend {
@@ -60,7 +61,12 @@ export class ArmService {
   private readonly inFlight = new Set<Promise<void>>();
   private closed = false;
 
-  constructor(private readonly deps: ArmServiceDeps) {}
+  /** Feature and resource provider registrations of each subscription (Microsoft.Features, Microsoft.Resources). */
+  readonly registrations: RegistrationService;
+
+  constructor(private readonly deps: ArmServiceDeps) {
+    this.registrations = new RegistrationService({ store: deps.store, stepMs: deps.stepMs });
+  }
 
   private lock<T>(fn: () => Promise<T>): Promise<T> {
     return this.mutex.run('arm', fn);
