@@ -2,12 +2,15 @@ import * as fs from 'fs';
 import * as path from 'path';
 import { ClientSecretCredential, DefaultAzureCredential, TokenCredential } from '@azure/identity';
 import { FlagSpecs, ParsedFlags, UsageError } from '../flags';
+import { readOutputs, selectManagedHsm } from './outputs';
 
 /**
  * Where an hsmctl ceremony command points: a Managed HSM endpoint and a credential. The simulator and Azure are
  * two endpoints of the same kind: with --simulator DIR the URL, the CA and a ClientSecretCredential for an
  * administrator come from DIR/endpoints.json and DIR/secrets/; otherwise the HSM URL is given and the
- * credential is DefaultAzureCredential (environment, managed identity, Azure CLI login...).
+ * credential is DefaultAzureCredential (environment, managed identity, Azure CLI login...). With
+ * --from-outputs FILE|DIR the HSM comes from the Terraform outputs of a deployment (scripts/clients/outputs.ts);
+ * --hsm then only chooses among several, and --simulator, if also given, stands in for Azure's credential.
  */
 export interface HsmTarget {
   hsmUri: string;
@@ -19,7 +22,8 @@ export interface HsmTarget {
 }
 
 export const TARGET_FLAGS: FlagSpecs = {
-  hsm: { type: 'string', value: 'URL|NAME', description: 'the Managed HSM: its URL (https://<name>.managedhsm.azure.net), or its name with --simulator' },
+  hsm: { type: 'string', value: 'URL|NAME', description: 'the Managed HSM: its URL (https://<name>.managedhsm.azure.net), or its name with --simulator or --from-outputs' },
+  'from-outputs': { type: 'string', value: 'FILE|DIR', description: 'take the HSM from the Terraform outputs of a deployment (terraform output -json, or cdktf output --outputs-file)' },
   simulator: { type: 'string', value: 'DIR', description: 'a simulator state folder: endpoint, CA and administrator credential from DIR/endpoints.json' },
   principal: { type: 'string', value: 'OBJECT_ID', description: 'with --simulator: the principal to act as (default: an administrator of the HSM)' },
   ca: { type: 'string', value: 'FILE', description: 'extra CA certificate (PEM) to trust for the HSM endpoint' },
@@ -61,27 +65,43 @@ export function simulatorCredential(e: SimulatorEndpoints, dir: string, objectId
 
 export function resolveTarget(flags: ParsedFlags): HsmTarget {
   const hsm = flags.hsm as string | undefined;
-  if (!hsm) throw new UsageError('--hsm is required');
   const extraCa = flags.ca ? readCa(flags.ca as string) : undefined;
   const dir = flags.simulator as string | undefined;
-  if (dir) {
-    const e = readEndpoints(dir);
-    const m = e.managedHsms.find((x) => x.name === hsm.toLowerCase() || x.hsmUri.replace(/\/+$/, '') === hsm.replace(/\/+$/, ''));
-    if (!m) throw new UsageError(`--hsm ${hsm}: no such Managed HSM in ${dir}/endpoints.json (have: ${e.managedHsms.map((x) => x.name).join(', ') || 'none'})`);
-    const principal = (flags.principal as string | undefined) ?? m.administrators.find((a) => e.principals.some((p) => p.objectId === a));
-    if (!principal) throw new UsageError(`--hsm ${hsm}: none of its administrators has a secret file in ${dir}/secrets; pass --principal`);
-    const ca = [fs.readFileSync(e.caCertificate, 'utf8'), extraCa].filter(Boolean).join('\n');
-    return { hsmUri: m.hsmUri, credential: simulatorCredential(e, dir, principal), ca, where: `simulator ${dir}` };
+  const outputsFile = flags['from-outputs'] as string | undefined;
+  if (outputsFile) {
+    const m = selectManagedHsm(readOutputs(outputsFile), hsm);
+    const where = `outputs ${outputsFile} (stack ${m.stack})`;
+    if (dir) return { ...simulatorTarget(dir, m.hsmUri, flags.principal as string | undefined, extraCa), where: `${where}, simulator ${dir}` };
+    if (flags.principal) throw new UsageError('--principal needs --simulator (against Azure the credential comes from DefaultAzureCredential)');
+    return { hsmUri: checkedUrl(m.hsmUri, `output hsm_uri of stack ${m.stack}`), credential: new DefaultAzureCredential(), ca: extraCa, where: `Azure, ${where}` };
   }
+  if (!hsm) throw new UsageError('--hsm is required (or --from-outputs FILE)');
+  if (dir) return simulatorTarget(dir, hsm, flags.principal as string | undefined, extraCa);
   if (flags.principal) throw new UsageError('--principal needs --simulator (against Azure the credential comes from DefaultAzureCredential)');
+  return { hsmUri: checkedUrl(hsm, `--hsm ${hsm}`), credential: new DefaultAzureCredential(), ca: extraCa, where: 'Azure' };
+}
+
+/** A Managed HSM of the simulator in DIR (by name or URL), with a credential of one of its administrators. */
+export function simulatorTarget(dir: string, hsm: string, principal: string | undefined, extraCa?: string): HsmTarget {
+  const e = readEndpoints(dir);
+  const norm = (u: string) => u.replace(/\/+$/, '').toLowerCase();
+  const m = e.managedHsms.find((x) => x.name === hsm.toLowerCase() || norm(x.hsmUri) === norm(hsm));
+  if (!m) throw new UsageError(`--hsm ${hsm}: no such Managed HSM in ${dir}/endpoints.json (have: ${e.managedHsms.map((x) => x.name).join(', ') || 'none'})`);
+  const who = principal ?? m.administrators.find((a) => e.principals.some((p) => p.objectId === a));
+  if (!who) throw new UsageError(`--hsm ${hsm}: none of its administrators has a secret file in ${dir}/secrets; pass --principal`);
+  const ca = [fs.readFileSync(e.caCertificate, 'utf8'), extraCa].filter(Boolean).join('\n');
+  return { hsmUri: m.hsmUri, credential: simulatorCredential(e, dir, who), ca, where: `simulator ${dir}` };
+}
+
+function checkedUrl(hsm: string, what: string): string {
   let u: URL;
   try {
     u = new URL(hsm);
   } catch {
-    throw new UsageError(`--hsm ${hsm}: give the HSM's URL (https://<name>.managedhsm.azure.net), or --simulator DIR with its name`);
+    throw new UsageError(`${what}: give the HSM's URL (https://<name>.managedhsm.azure.net), or --simulator DIR with its name`);
   }
-  if (u.protocol !== 'https:') throw new UsageError(`--hsm ${hsm}: the URL must be https`);
-  return { hsmUri: u.origin + '/', credential: new DefaultAzureCredential(), ca: extraCa, where: 'Azure' };
+  if (u.protocol !== 'https:') throw new UsageError(`${what}: the URL must be https`);
+  return u.origin + '/';
 }
 
 function readCa(file: string): string {
