@@ -13,6 +13,11 @@ import { backupRestoreCommand } from './commands/backup-restore';
 import { drDrillCommand } from './commands/dr-drill';
 import { lunaInitCommand } from './commands/luna-init';
 import { lunaRegisterClientCommand } from './commands/luna-register-client';
+import { statusCommand } from './commands/status';
+import { keysListCommand } from './commands/keys-list';
+import { keysShowCommand } from './commands/keys-show';
+import { keysCreateCommand } from './commands/keys-create';
+import { keysRotateCommand } from './commands/keys-rotate';
 
 /** Every hsmctl command; add a command by importing it and listing it here. */
 const COMMANDS: readonly Command[] = [
@@ -29,6 +34,11 @@ const COMMANDS: readonly Command[] = [
   drDrillCommand,
   lunaInitCommand,
   lunaRegisterClientCommand,
+  statusCommand,
+  keysListCommand,
+  keysShowCommand,
+  keysCreateCommand,
+  keysRotateCommand,
 ];
 
 function commandHelp(c: Command): string {

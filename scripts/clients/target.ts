@@ -2,7 +2,8 @@ import * as fs from 'fs';
 import * as path from 'path';
 import { ClientSecretCredential, DefaultAzureCredential, TokenCredential } from '@azure/identity';
 import { FlagSpecs, ParsedFlags, UsageError } from '../flags';
-import { readOutputs, selectManagedHsm } from './outputs';
+import type { KeyClient } from '@azure/keyvault-keys';
+import { dedicatedHsmsOf, managedHsmsOf, readOutputs, selectManagedHsm } from './outputs';
 
 /**
  * Where an hsmctl ceremony command points: a Managed HSM endpoint and a credential. The simulator and Azure are
@@ -35,6 +36,7 @@ interface SimulatorEndpoints {
   authorityHost: string;
   managedHsms: Array<{ name: string; hsmUri: string; administrators: string[]; activated: boolean }>;
   principals: Array<{ objectId: string; secretFile: string }>;
+  dedicatedHsms?: Array<{ id: string; name: string; privateIpAddress: string; sshPort: number | null }>;
 }
 
 export function readEndpoints(dir: string): SimulatorEndpoints {
@@ -110,4 +112,70 @@ function readCa(file: string): string {
   } catch (err) {
     throw new UsageError(`--ca ${file}: ${(err as Error).message}`);
   }
+}
+
+/**
+ * Every HSM a report covers (hsmctl status): the Managed HSMs and Dedicated HSMs of the Terraform outputs
+ * (--from-outputs), of the simulator (--simulator), or the one --hsm URL names. With --hsm alongside outputs or a
+ * simulator, only that Managed HSM.
+ */
+export interface DedicatedTarget {
+  name: string;
+  /** Where its SSH answers: the private IP on Azure, 127.0.0.1 and the appliance's port in the simulator. */
+  host: string;
+  port: number;
+  where: string;
+}
+
+export function resolveAllTargets(flags: ParsedFlags): { managed: Array<HsmTarget & { name: string }>; dedicated: DedicatedTarget[] } {
+  const dir = flags.simulator as string | undefined;
+  const hsm = flags.hsm as string | undefined;
+  const outputsFile = flags['from-outputs'] as string | undefined;
+  const principal = flags.principal as string | undefined;
+  if (outputsFile) {
+    const o = readOutputs(outputsFile);
+    const managed = hsm ? [selectManagedHsm(o, hsm)] : managedHsmsOf(o);
+    const sim = dir ? readEndpoints(dir) : undefined;
+    const credential = dir ? undefined : new DefaultAzureCredential();
+    if (!dir && principal) throw new UsageError('--principal needs --simulator (against Azure the credential comes from DefaultAzureCredential)');
+    return {
+      managed: managed.map((m) => ({
+        name: m.name,
+        ...(dir ? simulatorTarget(dir, m.hsmUri, principal) : { hsmUri: m.hsmUri, credential: credential!, where: 'Azure' }),
+      })),
+      dedicated: hsm
+        ? []
+        : dedicatedHsmsOf(o).map((d) => {
+            if (!sim) return { name: d.name, host: d.privateIp, port: 22, where: 'Azure' };
+            const a = sim.dedicatedHsms?.find((x) => x.name.toLowerCase() === d.name.toLowerCase());
+            return { name: d.name, host: '127.0.0.1', port: a?.sshPort ?? 0, where: `simulator ${dir}` };
+          }),
+    };
+  }
+  if (dir && !hsm) {
+    const e = readEndpoints(dir);
+    return {
+      managed: e.managedHsms.map((m) => ({ name: m.name, ...simulatorTarget(dir, m.name, principal) })),
+      dedicated: (e.dedicatedHsms ?? []).map((d) => ({ name: d.name, host: '127.0.0.1', port: d.sshPort ?? 0, where: `simulator ${dir}` })),
+    };
+  }
+  if (!hsm) throw new UsageError('say which HSMs: --from-outputs FILE|DIR, --simulator DIR, or --hsm URL');
+  const t = resolveTarget(flags);
+  return { managed: [{ name: nameOf(t.hsmUri), ...t }], dedicated: [] };
+}
+
+function nameOf(hsmUri: string): string {
+  const u = new URL(hsmUri);
+  return u.hostname.endsWith('.managedhsm.azure.net') ? u.hostname.split('.')[0] : u.host;
+}
+
+/** A KeyClient for a target: the simulator's certificates trusted, its 127.0.0.1 host accepted as the challenge resource. */
+export function keyClientFor(t: HsmTarget): KeyClient {
+  const { KeyClient } = require('@azure/keyvault-keys') as typeof import('@azure/keyvault-keys');
+  const local = !new URL(t.hsmUri).hostname.endsWith('.azure.net');
+  return new KeyClient(t.hsmUri, t.credential, {
+    ...(local ? { disableChallengeResourceVerification: true } : {}),
+    ...(t.ca ? { tlsOptions: { ca: t.ca } } : {}),
+    retryOptions: { maxRetries: 2 },
+  } as ConstructorParameters<typeof KeyClient>[2]);
 }
