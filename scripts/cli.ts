@@ -18,6 +18,7 @@ import { keysListCommand } from './commands/keys-list';
 import { keysShowCommand } from './commands/keys-show';
 import { keysCreateCommand } from './commands/keys-create';
 import { keysRotateCommand } from './commands/keys-rotate';
+import { preflightCommand } from './commands/preflight';
 
 /** Every hsmctl command; add a command by importing it and listing it here. */
 const COMMANDS: readonly Command[] = [
@@ -39,6 +40,7 @@ const COMMANDS: readonly Command[] = [
   keysShowCommand,
   keysCreateCommand,
   keysRotateCommand,
+  preflightCommand,
 ];
 
 function commandHelp(c: Command): string {

@@ -34,6 +34,7 @@ interface SimulatorEndpoints {
   caCertificate: string;
   tenantId: string;
   authorityHost: string;
+  armEndpoint?: string | null;
   managedHsms: Array<{ name: string; hsmUri: string; administrators: string[]; activated: boolean }>;
   principals: Array<{ objectId: string; secretFile: string }>;
   dedicatedHsms?: Array<{ id: string; name: string; privateIpAddress: string; sshPort: number | null }>;
