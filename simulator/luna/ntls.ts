@@ -56,6 +56,8 @@ const CURVES: Record<string, { crv: string; size: number }> = { 'P-256': { crv: 
 export class NtlsServer {
   private readonly server: tls.Server;
   private readonly links = new Set<Link>();
+  /** Every TCP connection, handshaken or not, so that close() never waits on a straggler. */
+  private readonly sockets = new Set<import('net').Socket>();
   private readonly onAccessChanged = () => this.recheck();
 
   constructor(
@@ -73,6 +75,10 @@ export class NtlsServer {
     });
     this.server.on('secureConnection', (s) => this.accept(s));
     this.server.on('tlsClientError', () => undefined);
+    this.server.on('connection', (sock: import('net').Socket) => {
+      this.sockets.add(sock);
+      sock.on('close', () => this.sockets.delete(sock));
+    });
     appliance.on('access-changed', this.onAccessChanged);
   }
 
@@ -288,6 +294,7 @@ export class NtlsServer {
   async close(): Promise<void> {
     this.appliance.off('access-changed', this.onAccessChanged);
     for (const l of this.links) l.socket.destroy();
+    for (const sock of this.sockets) sock.destroy();
     await new Promise<void>((r) => this.server.close(() => r()));
   }
 }
