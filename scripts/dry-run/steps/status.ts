@@ -25,7 +25,6 @@ export function statusStep(ctx: DryRunContext): Step {
             name: m.name,
             admin,
             keys,
-            activation: 'download',
             quorum: (activated) => (d?.quorum ? `${d.quorum} of ${d.certificates}` : activated ? `${ctx.securityDomain.quorum} of ${ctx.securityDomain.certificates}` : undefined),
             lastBackup: lastBackup?.hsm === m.name ? `${lastBackup.at} (${lastBackup.folder})` : undefined,
           });
