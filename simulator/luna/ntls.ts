@@ -4,6 +4,8 @@ import * as pkcs11js from 'pkcs11js';
 import { Appliance, ClientState } from './appliance';
 import { fingerprintOfDer } from './certs';
 import { Logger } from '../logger';
+// RSA-OAEP with SHA-1: the wrap BYOK uses for its ephemeral AES key (the same mechanism the Managed HSM unwraps with).
+import { OAEP_SHA1 } from '../managedhsm/algorithms';
 
 /**
  * NTLS, the appliance's client link (port 1792 on a real Luna), simulated as JSON lines over mutual TLS.
@@ -25,7 +27,14 @@ import { Logger } from '../logger';
  *                                                          -> {"signature":"<base64>"} (ECDSA as r||s)
  *   {"id":6,"op":"wrap","session":"s1","wrappingKey":"<hex AES key>","key":"<hex>"}  (or "data":"<base64>")
  *                                                          -> {"wrapped":"<base64>"} (AES key wrap with padding, RFC 5649)
- *   {"id":7,"op":"close","session":"s1"}                   -> {}
+ *   {"id":7,"op":"wrap","session":"s1","wrappingPublicKeyPem":"<RSA SPKI PEM>","key":"<hex>"}
+ *                                                          -> {"wrapped":"<base64>"} (RSA-OAEP with SHA-1, as BYOK's
+ *                                                             CKM_RSA_AES_KEY_WRAP wraps its ephemeral AES key)
+ *   {"id":8,"op":"unwrap","session":"s1","wrappingKey":"<hex AES key>","data":"<base64 wrapped>"}
+ *                                                          -> {"data":"<base64>"} (the reverse of wrap with "data":
+ *                                                             a firewall's master key comes back to it)
+ *   {"id":9,"op":"destroy","session":"s1","key":"<hex>"}   -> {} (an ephemeral key, once used)
+ *   {"id":10,"op":"close","session":"s1"}                  -> {}
  * Answers: {"id":N,"ok":true,"result":{...}} or {"id":N,"ok":false,"error":{"code","message"}}, codes
  * NTLS_CLIENT_NOT_REGISTERED, NTLS_ACCESS_REVOKED, CKR_TOKEN_NOT_PRESENT (partition not assigned or
  * absent), CKR_SESSION_HANDLE_INVALID, CKR_KEY_HANDLE_INVALID, CKR_ARGUMENTS_BAD, CKR_MECHANISM_INVALID,
@@ -222,8 +231,12 @@ export class NtlsServer {
         return this.sign(this.partitionOf(link, req), req);
       case 'wrap':
         return this.wrap(this.partitionOf(link, req), req);
+      case 'unwrap':
+        return this.unwrap(this.partitionOf(link, req), req);
+      case 'destroy':
+        return this.destroy(this.partitionOf(link, req), req);
       default:
-        throw new NtlsError('CKR_FUNCTION_NOT_SUPPORTED', `unknown op ${JSON.stringify(String(op).slice(0, 32))}; ops: hello, open, close, list, generate, sign, wrap`);
+        throw new NtlsError('CKR_FUNCTION_NOT_SUPPORTED', `unknown op ${JSON.stringify(String(op).slice(0, 32))}; ops: hello, open, close, list, generate, sign, wrap, unwrap, destroy`);
     }
   }
 
@@ -277,6 +290,7 @@ export class NtlsServer {
   }
 
   private async wrap(partition: string, req: Record<string, unknown>): Promise<unknown> {
+    if (typeof req.wrappingPublicKeyPem === 'string') return this.wrapForPublicKey(partition, req);
     const wrapping = hexId(req, 'wrappingKey');
     const mech = { mechanism: pkcs11js.CKM_AES_KEY_WRAP_PAD };
     return this.appliance.tokens.use(partition, async (token) => {
@@ -287,6 +301,45 @@ export class NtlsServer {
         return { wrapped: (await token.wrapKey(wrapping, mech, key)).toString('base64') };
       }
       return { wrapped: (await token.wrapBytes(wrapping, mech, b64(req, 'data', 8192))).toString('base64') };
+    });
+  }
+
+  private async wrapForPublicKey(partition: string, req: Record<string, unknown>): Promise<unknown> {
+    const key = hexId(req, 'key');
+    let jwk: { kty?: string; n?: string; e?: string };
+    try {
+      jwk = createPublicKey(String(req.wrappingPublicKeyPem).slice(0, 8192)).export({ format: 'jwk' }) as typeof jwk;
+    } catch {
+      throw new NtlsError('CKR_ARGUMENTS_BAD', 'wrappingPublicKeyPem: an RSA public key in PEM');
+    }
+    if (jwk.kty !== 'RSA') throw new NtlsError('CKR_ARGUMENTS_BAD', 'wrappingPublicKeyPem: an RSA public key in PEM');
+    const pub = { n: Buffer.from(jwk.n!, 'base64url'), e: Buffer.from(jwk.e!, 'base64url') };
+    if (pub.n.length < 256) throw new NtlsError('CKR_ARGUMENTS_BAD', 'wrappingPublicKeyPem: RSA of 2048 bits or more');
+    return this.appliance.tokens.use(partition, async (token) => {
+      if (!token.has(key)) throw new NtlsError('CKR_KEY_HANDLE_INVALID', `no key ${key} in this partition`);
+      return { wrapped: (await token.wrapForPublicKey(pub, OAEP_SHA1, key)).toString('base64') };
+    });
+  }
+
+  private async unwrap(partition: string, req: Record<string, unknown>): Promise<unknown> {
+    const wrapping = hexId(req, 'wrappingKey');
+    const data = b64(req, 'data', 8192);
+    return this.appliance.tokens.use(partition, async (token) => {
+      if (!token.has(wrapping)) throw new NtlsError('CKR_KEY_HANDLE_INVALID', `no key ${wrapping} in this partition`);
+      try {
+        return { data: (await token.unwrapBytes(wrapping, { mechanism: pkcs11js.CKM_AES_KEY_WRAP_PAD }, data)).toString('base64') };
+      } catch {
+        throw new NtlsError('CKR_WRAPPED_KEY_INVALID', 'the data was not wrapped by this key');
+      }
+    });
+  }
+
+  private async destroy(partition: string, req: Record<string, unknown>): Promise<unknown> {
+    const key = hexId(req, 'key');
+    return this.appliance.tokens.use(partition, async (token) => {
+      if (!token.has(key)) throw new NtlsError('CKR_KEY_HANDLE_INVALID', `no key ${key} in this partition`);
+      await token.destroy(key);
+      return {};
     });
   }
 

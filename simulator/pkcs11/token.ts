@@ -378,6 +378,31 @@ export class Token {
   }
 
   /**
+   * Wraps a token key for a public key from outside the token (e.g. a BYOK key exchange key): the public key
+   * lives only as a session object for the call, so nothing foreign stays in the token.
+   */
+  async wrapForPublicKey(pub: { n: Buffer; e: Buffer }, mech: pkcs11js.Mechanism, targetId: string): Promise<Buffer> {
+    const t = this.objects(targetId);
+    const target = t.priv ?? t.secret;
+    if (!target) throw new Error(`wrapForPublicKey: no key ${targetId}`);
+    return this.pool.use(async (s) => {
+      const pubHandle = this.lib.C_CreateObject(s, [
+        { type: pkcs11js.CKA_CLASS, value: pkcs11js.CKO_PUBLIC_KEY },
+        { type: pkcs11js.CKA_KEY_TYPE, value: pkcs11js.CKK_RSA },
+        { type: pkcs11js.CKA_TOKEN, value: false },
+        { type: pkcs11js.CKA_WRAP, value: true },
+        { type: pkcs11js.CKA_MODULUS, value: pub.n },
+        { type: pkcs11js.CKA_PUBLIC_EXPONENT, value: pub.e },
+      ]);
+      try {
+        return await this.lib.C_WrapKeyAsync(s, mech, pubHandle, target, Buffer.alloc(pub.n.length + 16));
+      } finally {
+        this.lib.C_DestroyObject(s, pubHandle);
+      }
+    });
+  }
+
+  /**
    * Unwraps key material into a new token object under id. unwrappingId's object may be a secret key
    * (AES key wrap) or a private key (RSA-OAEP), or a transient handle from unwrapTransient.
    */

@@ -1,6 +1,6 @@
 import * as fs from 'fs';
 import * as path from 'path';
-import { createVerify } from 'crypto';
+import { constants, createDecipheriv, createPrivateKey, createPublicKey, createVerify, generateKeyPairSync, privateDecrypt } from 'crypto';
 import { LunaApplianceHandle, startLunaAppliance } from '../../../simulator/luna';
 import { NtlsClient, NtlsClientError } from '../../../simulator/luna/ntls-client';
 import { makeClientCert, run, tempDir } from './helpers';
@@ -126,5 +126,38 @@ describe('Luna NTLS link', () => {
     const { objects } = await c.request<{ objects: Array<{ label: string }> }>('list', { session });
     expect(objects.map((o) => o.label).sort()).toEqual(['kek', 'sig-key', 'sig-key']);
     c.close();
+  });
+  test('wraps for a foreign RSA public key (RSA-OAEP SHA-1), unwraps data and destroys keys', async () => {
+    const c = await connect(cm1);
+    try {
+      const { session } = await c.request<{ session: string }>('open', { partition: 'p1' });
+      // The KEK: an RSA key pair outside the partition (a Managed HSM's key exchange key in BYOK).
+      const kek = generateKeyPairSync('rsa', { modulusLength: 2048 });
+      const kekPem = kek.publicKey.export({ type: 'spki', format: 'pem' }) as string;
+      const target = await c.request<{ id: string; publicKeyPem: string }>('generate', { session, type: 'EC', curve: 'P-256', label: 'byok-target' });
+      const aes = await c.request<{ id: string }>('generate', { session, type: 'AES', bits: 256, label: 'ephemeral' });
+      const { wrapped: wrappedAes } = await c.request<{ wrapped: string }>('wrap', { session, wrappingPublicKeyPem: kekPem, key: aes.id });
+      const { wrapped: wrappedTarget } = await c.request<{ wrapped: string }>('wrap', { session, wrappingKey: aes.id, key: target.id });
+      // Outside: RSA-OAEP(SHA-1) gives the AES key; AES-KWP (RFC 5649) gives the target's PKCS#8, whose public half is the partition's.
+      const aesKey = privateDecrypt({ key: kek.privateKey, padding: constants.RSA_PKCS1_OAEP_PADDING, oaepHash: 'sha1' }, Buffer.from(wrappedAes, 'base64'));
+      expect(aesKey.length).toBe(32);
+      const decipher = createDecipheriv('id-aes256-wrap-pad', aesKey, Buffer.from('A65959A6', 'hex'));
+      const pkcs8 = Buffer.concat([decipher.update(Buffer.from(wrappedTarget, 'base64')), decipher.final()]);
+      const derived = createPublicKey(createPrivateKey({ key: pkcs8, format: 'der', type: 'pkcs8' })).export({ type: 'spki', format: 'pem' });
+      expect(derived).toBe(target.publicKeyPem);
+
+      const secret = Buffer.from('firewall master key 0123456789ab');
+      const { wrapped } = await c.request<{ wrapped: string }>('wrap', { session, wrappingKey: aes.id, data: secret.toString('base64') });
+      const { data } = await c.request<{ data: string }>('unwrap', { session, wrappingKey: aes.id, data: wrapped });
+      expect(Buffer.from(data, 'base64')).toEqual(secret);
+      await expect(c.request('unwrap', { session, wrappingKey: aes.id, data: Buffer.alloc(40, 1).toString('base64') })).rejects.toMatchObject({ code: 'CKR_WRAPPED_KEY_INVALID' });
+      await expect(c.request('wrap', { session, wrappingPublicKeyPem: 'not a key', key: aes.id })).rejects.toMatchObject({ code: 'CKR_ARGUMENTS_BAD' });
+
+      await c.request('destroy', { session, key: aes.id });
+      await expect(c.request('wrap', { session, wrappingKey: aes.id, data: secret.toString('base64') })).rejects.toMatchObject({ code: 'CKR_KEY_HANDLE_INVALID' });
+      await expect(c.request('destroy', { session, key: aes.id })).rejects.toMatchObject({ code: 'CKR_KEY_HANDLE_INVALID' });
+    } finally {
+      c.close();
+    }
   });
 });
