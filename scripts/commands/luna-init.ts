@@ -50,74 +50,107 @@ export const lunaInitCommand: Command = {
     const initial = secretFrom(flags, 'initial-password', 'the initial password', FACTORY_PASSWORD);
     const so = secretFrom(flags, 'so-password', 'the HSM Administrator password');
     const domain = secretFrom(flags, 'domain', 'the cloning domain');
-    const done: string[] = [];
-    let session: LunaSession | undefined;
+    const o: LunaInitOptions = { host, port, label, partitions, fips: flags.fips === true, password, initialPassword: initial, soPassword: so, domain, hostKeySha256: flags['host-key-sha256'] as string | undefined };
     try {
-      const login = await loginWithChange(
-        { host, port, username: 'tenantadmin', hostKeySha256: flags['host-key-sha256'] as string | undefined },
-        password,
-        initial,
-      );
-      session = login.session;
-      if (login.changed) done.push('changed the initial password of tenantadmin');
-      const s = session;
-      let show = parseHsmShow(await s.lunash('hsm show'));
-      let loggedIn = false;
-      const init = async () => {
-        await s.lunash(`hsm init -label ${label} -force`, [so, so, domain, domain]);
-        loggedIn = false;
-        done.push(`initialised the HSM with label ${label}`);
-      };
-      const soLogin = async () => {
-        if (loggedIn) return;
-        await s.lunash('hsm login', [so]);
-        loggedIn = true;
-      };
-      if (show.zeroized) await init();
-      else if (show.label !== label) {
-        throw new LunaCommandError(`the HSM is initialised with label ${show.label ?? '(none)'}, not ${label}; refusing to re-initialise it (that erases every partition)`);
-      }
-      if (flags.fips && !parseHsmShow(await s.lunash('hsm show')).fips) {
-        await soLogin();
-        await s.lunash('hsm changePolicy -policy 12 -value 0 -force');
-        done.push('set FIPS 140-2 mode (policy 12 = 0), which zeroized the HSM');
-        loggedIn = false;
-        await init();
-      }
-      const existing = new Set(parsePartitionList(await s.lunash('partition list')).map((p) => p.name));
-      for (const p of partitions) {
-        if (existing.has(p)) continue;
-        await soLogin();
-        await s.lunash(`partition create -partition ${p} -force`);
-        done.push(`created partition ${p}`);
-      }
-      show = parseHsmShow(await s.lunash('hsm show'));
-      const list = parsePartitionList(await s.lunash('partition list'));
-      const result = {
-        hsm: host,
-        label: show.label,
-        serial: show.serial,
-        fips: show.fips,
-        partitions: list.filter((p) => partitions.includes(p.name)),
-        hostKey: s.hostKeySha256,
-        changes: done,
-      };
+      const result = await initLunaAppliance(o);
       if (flags.json) console.log(JSON.stringify(result, null, 2));
       else {
-        console.log(done.length ? done.map((d) => `- ${d}`).join('\n') : 'nothing to change: the appliance is already set up');
+        console.log(result.changes.length ? result.changes.map((d) => `- ${d}`).join('\n') : 'nothing to change: the appliance is already set up');
         console.log(`HSM ${result.label} (serial ${result.serial}), FIPS 140-2 mode: ${result.fips ? 'on' : 'off'}, SSH host key ${result.hostKey}`);
         for (const p of result.partitions) console.log(`partition ${p.name}: serial ${p.serial}`);
       }
       return 0;
     } catch (err) {
-      if (err instanceof LunaCommandError) {
+      if (err instanceof LunaInitError) {
         console.error(`hsmctl luna init: ${err.message}`);
-        if (done.length) console.error(`done before the failure:\n${done.map((d) => `- ${d}`).join('\n')}`);
+        if (err.done.length) console.error(`done before the failure:\n${err.done.map((d) => `- ${d}`).join('\n')}`);
         return 1;
       }
       throw err;
-    } finally {
-      session?.close();
     }
   },
 };
+
+export interface LunaInitOptions {
+  host: string;
+  port: number;
+  label: string;
+  partitions: string[];
+  fips: boolean;
+  password: string;
+  initialPassword: string;
+  soPassword: string;
+  domain: string;
+  hostKeySha256?: string;
+}
+
+export interface LunaInitResult {
+  hsm: string;
+  label?: string;
+  serial?: string;
+  fips: boolean;
+  partitions: Array<{ serial: string; name: string }>;
+  hostKey: string;
+  changes: string[];
+}
+
+/** A failure of `luna init`, with what was done before it. */
+export class LunaInitError extends LunaCommandError {
+  constructor(message: string, readonly done: string[]) {
+    super(message);
+  }
+}
+
+/**
+ * The steps of `hsmctl luna init` over SSH, for the command and for the dry-run: first login with the password
+ * change, hsm init, FIPS mode, partitions; each skipped when already done.
+ */
+export async function initLunaAppliance(o: LunaInitOptions): Promise<LunaInitResult> {
+  const { host, port, label, partitions } = o;
+  const done: string[] = [];
+  let session: LunaSession | undefined;
+  try {
+    const login = await loginWithChange({ host, port, username: 'tenantadmin', hostKeySha256: o.hostKeySha256 }, o.password, o.initialPassword);
+    session = login.session;
+    if (login.changed) done.push('changed the initial password of tenantadmin');
+    const s = session;
+    let show = parseHsmShow(await s.lunash('hsm show'));
+    let loggedIn = false;
+    const init = async () => {
+      await s.lunash(`hsm init -label ${label} -force`, [o.soPassword, o.soPassword, o.domain, o.domain]);
+      loggedIn = false;
+      done.push(`initialised the HSM with label ${label}`);
+    };
+    const soLogin = async () => {
+      if (loggedIn) return;
+      await s.lunash('hsm login', [o.soPassword]);
+      loggedIn = true;
+    };
+    if (show.zeroized) await init();
+    else if (show.label !== label) {
+      throw new LunaCommandError(`the HSM is initialised with label ${show.label ?? '(none)'}, not ${label}; refusing to re-initialise it (that erases every partition)`);
+    }
+    if (o.fips && !parseHsmShow(await s.lunash('hsm show')).fips) {
+      await soLogin();
+      await s.lunash('hsm changePolicy -policy 12 -value 0 -force');
+      done.push('set FIPS 140-2 mode (policy 12 = 0), which zeroized the HSM');
+      loggedIn = false;
+      await init();
+    }
+    const existing = new Set(parsePartitionList(await s.lunash('partition list')).map((p) => p.name));
+    for (const p of partitions) {
+      if (existing.has(p)) continue;
+      await soLogin();
+      await s.lunash(`partition create -partition ${p} -force`);
+      done.push(`created partition ${p}`);
+    }
+    show = parseHsmShow(await s.lunash('hsm show'));
+    const list = parsePartitionList(await s.lunash('partition list'));
+    return { hsm: host, label: show.label, serial: show.serial, fips: show.fips, partitions: list.filter((p) => partitions.includes(p.name)), hostKey: s.hostKeySha256, changes: done };
+  } catch (err) {
+    if (err instanceof LunaCommandError && !(err instanceof LunaInitError)) throw new LunaInitError(err.message, done);
+    throw err;
+  } finally {
+    session?.close();
+  }
+}

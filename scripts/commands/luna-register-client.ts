@@ -108,102 +108,147 @@ export const lunaRegisterClientCommand: Command = {
     const ntlsPort = portFlag(flags['ntls-port'], 'ntls-port', 1792);
     const password = secretFrom(flags, 'password', "tenantadmin's password");
     const out = path.resolve((flags.out as string | undefined) ?? path.join('luna-clients', client));
-    const done: string[] = [];
-    let s: LunaSession | undefined;
+    const o: RegisterClientOptions = { host, sshPort, ntlsPort, client, ip, partition, out, keyType, replace: flags.replace === true, password, hostKeySha256: flags['host-key-sha256'] as string | undefined };
     try {
-      s = await LunaSession.connect({ host, port: sshPort, username: 'tenantadmin', password, hostKeySha256: flags['host-key-sha256'] as string | undefined });
-      const hsmIp = field(await s.lunash('network show'), 'IP Address')?.split(' ')[0] ?? host;
-      const pshow = await s.lunash(`partition show -partition ${partition}`);
-      const serial = field(pshow, 'Partition SN');
-      const label = field(pshow, 'Partition Label') ?? partition;
-      if (!serial) throw new LunaCommandError(`'partition show' gave no serial number for ${partition}`);
-
-      // What the appliance already knows about this name, before anything changes locally or remotely.
-      const existing = await s.exec(`client show -client ${client}`);
-      const registered = existing.code === 0;
-      const regIp = registered ? field(existing.output, 'IPAddress') : undefined;
-      const regParts = registered ? [...(field(existing.output, 'Partitions') ?? '').matchAll(/"([^"]+)"/g)].map((m) => m[1]) : [];
-      const regFp = registered ? field(await s.lunash(`client fingerprint -client ${client}`), 'Certificate fingerprint') : undefined;
-      if (registered && regIp !== ip && !flags.replace) {
-        throw new LunaCommandError(`client ${client} is already registered with IP ${regIp || '(a host name)'}, not ${ip}; use --replace to register it again`);
-      }
-      const localCertFile = path.join(out, `${client}.pem`);
-      const localFp = fs.existsSync(localCertFile) ? safeFingerprint(fs.readFileSync(localCertFile, 'utf8')) : undefined;
-      if (registered && regIp === ip && regFp !== localFp && !flags.replace) {
-        throw new LunaCommandError(`client ${client} is registered with another certificate than ${localCertFile}; use --replace to register this one`);
-      }
-
-      ensurePrivateDir(out);
-      const cert = ensureClientCert(out, client, ip, keyType);
-      if (cert.created) done.push(`made the client certificate and key (${keyType === 'ec' ? 'EC P-256' : 'RSA 2048'}, CN=${ip})`);
-      const serverPem = (await s.get('server.pem')).toString('utf8');
-      const fp = fingerprintOfPem(cert.certPem);
-      if (!registered || regIp !== ip || regFp !== fp) {
-        await s.put(`${ip}.pem`, Buffer.from(cert.certPem));
-        if (registered) {
-          await s.lunash(`client delete -client ${client} -force`);
-          done.push(`deleted the previous registration of ${client}`);
-        }
-        await s.lunash(`client register -client ${client} -ip ${ip}`);
-        done.push(`registered client ${client} (${ip})`);
-      }
-      if (!registered || regIp !== ip || regFp !== fp || !regParts.includes(partition)) {
-        await s.lunash(`client assignPartition -client ${client} -partition ${partition}`);
-        done.push(`assigned partition ${partition} to ${client}`);
-      }
-      const check = await s.lunash(`client show -client ${client}`);
-      if (field(check, 'IPAddress') !== ip || !(field(check, 'Partitions') ?? '').includes(`"${partition}"`)) {
-        throw new LunaCommandError(`'client show' does not list ${client} with ${ip} and partition ${partition}`);
-      }
-
-      const ntls = await NtlsClient.connect({ host, port: ntlsPort, serverCertPem: serverPem, clientCertPem: cert.certPem, clientKeyPem: cert.keyPem });
-      let objects: number;
-      try {
-        const hello = await ntls.request<{ partitions: Array<{ name: string; serial: string }> }>('hello');
-        const p = hello.partitions.find((x) => x.name === partition);
-        if (!p || p.serial !== serial) throw new LunaCommandError(`the NTLS session does not offer partition ${partition} (serial ${serial})`);
-        const session = await ntls.request<{ session: string }>('open', { partition });
-        objects = (await ntls.request<{ objects: unknown[] }>('list', { session: session.session })).objects.length;
-        await ntls.request('close', { session: session.session });
-      } catch (err) {
-        if (err instanceof LunaCommandError) throw err;
-        throw new LunaCommandError(`NTLS check failed: ${(err as Error).message}`);
-      } finally {
-        ntls.close();
-      }
-
-      const bundle = {
-        hsm: { ip: hsmIp, address: host, sshPort, ntlsPort, serverCertificate: 'server.pem', serverCertificateSha256: fingerprintOfPem(serverPem) },
-        partition: { name: partition, label, serialNumber: serial },
-        client: { name: client, ip, certificate: `${client}.pem`, key: `${client}Key.pem`, certificateSha256: fp },
-        // The bodies of CipherTrust Manager's luna-network REST calls; the partition (Crypto Officer) password is
-        // never written here: CipherTrust asks for it when the connection is added.
-        ciphertrust: {
-          server: { hostname: hsmIp, hsm_certificate: serverPem },
-          connection: { name: `${client}-${partition}`, partitions: [{ hostname: hsmIp, partition_label: label, serial_number: serial }], is_ha_enabled: false },
-        },
-      };
-      const changedFiles = [writeIfChanged(path.join(out, 'server.pem'), serverPem), writeIfChanged(path.join(out, 'bundle.json'), `${JSON.stringify(bundle, null, 2)}\n`)];
-      if (changedFiles.some(Boolean)) done.push(`wrote the bundle in ${out}`);
-      const result = { bundle: out, partition: { name: partition, label, serialNumber: serial }, hsmIp, ntls: { ok: true, objects }, changes: done };
+      const result = await registerLunaClient(o);
       if (flags.json) console.log(JSON.stringify(result, null, 2));
       else {
-        console.log(done.length ? done.map((d) => `- ${d}`).join('\n') : 'nothing to change: the client is already registered and the bundle is current');
-        console.log(`client ${client} (${ip}) reaches partition ${label} (serial ${serial}) on ${hsmIp} over NTLS; bundle: ${out}`);
+        console.log(result.changes.length ? result.changes.map((d) => `- ${d}`).join('\n') : 'nothing to change: the client is already registered and the bundle is current');
+        console.log(`client ${client} (${ip}) reaches partition ${result.partition.label} (serial ${result.partition.serialNumber}) on ${result.hsmIp} over NTLS; bundle: ${out}`);
       }
       return 0;
     } catch (err) {
-      if (err instanceof LunaCommandError) {
+      if (err instanceof RegisterClientError) {
         console.error(`hsmctl luna register-client: ${err.message}`);
-        if (done.length) console.error(`done before the failure:\n${done.map((d) => `- ${d}`).join('\n')}`);
+        if (err.done.length) console.error(`done before the failure:\n${err.done.map((d) => `- ${d}`).join('\n')}`);
         return 1;
       }
       throw err;
-    } finally {
-      s?.close();
     }
   },
 };
+
+
+export interface RegisterClientOptions {
+  host: string;
+  sshPort: number;
+  ntlsPort: number;
+  client: string;
+  ip: string;
+  partition: string;
+  out: string;
+  keyType: 'rsa' | 'ec';
+  replace: boolean;
+  password: string;
+  hostKeySha256?: string;
+}
+
+export interface RegisterClientResult {
+  bundle: string;
+  partition: { name: string; label: string; serialNumber: string };
+  hsmIp: string;
+  ntls: { ok: true; objects: number };
+  changes: string[];
+}
+
+/** A failure of `luna register-client`, with what was done before it. */
+export class RegisterClientError extends LunaCommandError {
+  constructor(message: string, readonly done: string[]) {
+    super(message);
+  }
+}
+
+/**
+ * The steps of `hsmctl luna register-client` over SSH and NTLS, for the command and for the dry-run:
+ * certificate, server.pem, register, assign, check, NTLS proof, bundle; a re-run changes nothing.
+ */
+export async function registerLunaClient(o: RegisterClientOptions): Promise<RegisterClientResult> {
+  const { host, sshPort, ntlsPort, client, ip, partition, out, keyType, password } = o;
+  const done: string[] = [];
+  let s: LunaSession | undefined;
+  try {
+    s = await LunaSession.connect({ host, port: sshPort, username: 'tenantadmin', password, hostKeySha256: o.hostKeySha256 });
+    const hsmIp = field(await s.lunash('network show'), 'IP Address')?.split(' ')[0] ?? host;
+    const pshow = await s.lunash(`partition show -partition ${partition}`);
+    const serial = field(pshow, 'Partition SN');
+    const label = field(pshow, 'Partition Label') ?? partition;
+    if (!serial) throw new LunaCommandError(`'partition show' gave no serial number for ${partition}`);
+
+    // What the appliance already knows about this name, before anything changes locally or remotely.
+    const existing = await s.exec(`client show -client ${client}`);
+    const registered = existing.code === 0;
+    const regIp = registered ? field(existing.output, 'IPAddress') : undefined;
+    const regParts = registered ? [...(field(existing.output, 'Partitions') ?? '').matchAll(/"([^"]+)"/g)].map((m) => m[1]) : [];
+    const regFp = registered ? field(await s.lunash(`client fingerprint -client ${client}`), 'Certificate fingerprint') : undefined;
+    if (registered && regIp !== ip && !o.replace) {
+      throw new LunaCommandError(`client ${client} is already registered with IP ${regIp || '(a host name)'}, not ${ip}; use --replace to register it again`);
+    }
+    const localCertFile = path.join(out, `${client}.pem`);
+    const localFp = fs.existsSync(localCertFile) ? safeFingerprint(fs.readFileSync(localCertFile, 'utf8')) : undefined;
+    if (registered && regIp === ip && regFp !== localFp && !o.replace) {
+      throw new LunaCommandError(`client ${client} is registered with another certificate than ${localCertFile}; use --replace to register this one`);
+    }
+
+    ensurePrivateDir(out);
+    const cert = ensureClientCert(out, client, ip, keyType);
+    if (cert.created) done.push(`made the client certificate and key (${keyType === 'ec' ? 'EC P-256' : 'RSA 2048'}, CN=${ip})`);
+    const serverPem = (await s.get('server.pem')).toString('utf8');
+    const fp = fingerprintOfPem(cert.certPem);
+    if (!registered || regIp !== ip || regFp !== fp) {
+      await s.put(`${ip}.pem`, Buffer.from(cert.certPem));
+      if (registered) {
+        await s.lunash(`client delete -client ${client} -force`);
+        done.push(`deleted the previous registration of ${client}`);
+      }
+      await s.lunash(`client register -client ${client} -ip ${ip}`);
+      done.push(`registered client ${client} (${ip})`);
+    }
+    if (!registered || regIp !== ip || regFp !== fp || !regParts.includes(partition)) {
+      await s.lunash(`client assignPartition -client ${client} -partition ${partition}`);
+      done.push(`assigned partition ${partition} to ${client}`);
+    }
+    const check = await s.lunash(`client show -client ${client}`);
+    if (field(check, 'IPAddress') !== ip || !(field(check, 'Partitions') ?? '').includes(`"${partition}"`)) {
+      throw new LunaCommandError(`'client show' does not list ${client} with ${ip} and partition ${partition}`);
+    }
+
+    const ntls = await NtlsClient.connect({ host, port: ntlsPort, serverCertPem: serverPem, clientCertPem: cert.certPem, clientKeyPem: cert.keyPem });
+    let objects: number;
+    try {
+      const hello = await ntls.request<{ partitions: Array<{ name: string; serial: string }> }>('hello');
+      const p = hello.partitions.find((x) => x.name === partition);
+      if (!p || p.serial !== serial) throw new LunaCommandError(`the NTLS session does not offer partition ${partition} (serial ${serial})`);
+      const session = await ntls.request<{ session: string }>('open', { partition });
+      objects = (await ntls.request<{ objects: unknown[] }>('list', { session: session.session })).objects.length;
+      await ntls.request('close', { session: session.session });
+    } catch (err) {
+      if (err instanceof LunaCommandError) throw err;
+      throw new LunaCommandError(`NTLS check failed: ${(err as Error).message}`);
+    } finally {
+      ntls.close();
+    }
+
+    const bundle = {
+      hsm: { ip: hsmIp, address: host, sshPort, ntlsPort, serverCertificate: 'server.pem', serverCertificateSha256: fingerprintOfPem(serverPem) },
+      partition: { name: partition, label, serialNumber: serial },
+      client: { name: client, ip, certificate: `${client}.pem`, key: `${client}Key.pem`, certificateSha256: fp },
+      // The bodies of CipherTrust Manager's luna-network REST calls; the partition (Crypto Officer) password is
+      // never written here: CipherTrust asks for it when the connection is added.
+      ciphertrust: {
+        server: { hostname: hsmIp, hsm_certificate: serverPem },
+        connection: { name: `${client}-${partition}`, partitions: [{ hostname: hsmIp, partition_label: label, serial_number: serial }], is_ha_enabled: false },
+      },
+    };
+    const changedFiles = [writeIfChanged(path.join(out, 'server.pem'), serverPem), writeIfChanged(path.join(out, 'bundle.json'), `${JSON.stringify(bundle, null, 2)}\n`)];
+    if (changedFiles.some(Boolean)) done.push(`wrote the bundle in ${out}`);
+    return { bundle: out, partition: { name: partition, label, serialNumber: serial }, hsmIp, ntls: { ok: true, objects }, changes: done };
+  } catch (err) {
+    if (err instanceof LunaCommandError && !(err instanceof RegisterClientError)) throw new RegisterClientError(err.message, done);
+    throw err;
+  } finally {
+    s?.close();
+  }
+}
 
 function safeFingerprint(pem: string): string | undefined {
   try {
