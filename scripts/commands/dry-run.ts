@@ -8,7 +8,10 @@ export const dryRunCommand: Command = {
   details: [
     'Synthesizes config/<env>.json, starts the embedded simulator (SoftHSM2, Azurite) unless --simulator is given,',
     'creates the HSMs through its ARM plane with the synthesized properties, activates the security domains,',
-    'applies role assignments and keys, runs the disaster-recovery drill and reports the status of every HSM.',
+    'applies role assignments and keys, initialises the Luna appliances and registers the CipherTrust Manager,',
+    'the Luna client host and the firewalls, imports a Luna-generated key by BYOK, runs the firewall scenarios',
+    '(PAN-OS master key and wrapping-key rotation, vSRX master encryption password), runs the disaster-recovery',
+    'drill and reports the status of every HSM.',
     'Re-running is idempotent; a failed step names itself and leaves the state folder for inspection.',
   ].join('\n'),
   flags: {

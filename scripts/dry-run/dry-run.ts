@@ -4,8 +4,11 @@ import { EnvironmentConfig } from '../../stacks/environment-config';
 import { DryRunContext } from './context';
 import { StepResult, runSteps } from './step-runner';
 import { activateStep } from './steps/activate';
+import { byokStep } from './steps/byok';
+import { clientScenariosStep } from './steps/client-scenarios';
 import { drDrillStep } from './steps/dr-drill';
 import { keysAndRolesStep } from './steps/keys-and-roles';
+import { lunaStep } from './steps/luna';
 import { provisionStep } from './steps/provision';
 import { startSimulatorStep } from './steps/start-simulator';
 import { statusStep } from './steps/status';
@@ -53,7 +56,18 @@ export async function runDryRun(o: DryRunOptions): Promise<DryRunReport> {
   let steps: StepResult[] = [];
   try {
     steps = await runSteps(
-      [synthesizeStep(ctx), startSimulatorStep(ctx), provisionStep(ctx), activateStep(ctx), keysAndRolesStep(ctx), drDrillStep(ctx), statusStep(ctx)],
+      [
+        synthesizeStep(ctx),
+        startSimulatorStep(ctx),
+        provisionStep(ctx),
+        activateStep(ctx),
+        keysAndRolesStep(ctx),
+        lunaStep(ctx),
+        byokStep(ctx),
+        clientScenariosStep(ctx),
+        drDrillStep(ctx),
+        statusStep(ctx),
+      ],
       o.progress,
     );
   } finally {

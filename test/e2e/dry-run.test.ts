@@ -33,13 +33,35 @@ describe('hsmctl dry-run of the example environment', () => {
     );
   });
 
+  test('registers the CipherTrust Manager, the Luna client host and the firewall with the IPs of their synthesized NICs', () => {
+    const luna = first.report.steps.find((s: { name: string }) => s.name === 'initialise the Luna appliances and register clients');
+    expect(luna.details).toEqual([
+      { hsm: 'hsm-example-luna', name: 'hsm-example-ctm', role: 'ciphertrust', ip: '10.2.0.10', partition: 'ctm_part' },
+      { hsm: 'hsm-example-luna', name: 'luna-client', role: 'luna-client', ip: '10.2.0.11', partition: 'ctm_part' },
+      { hsm: 'hsm-example-luna', name: 'vsrx-1', role: 'firewall', ip: '10.2.0.20', partition: 'fw_part' },
+    ]);
+    const bundle = JSON.parse(require('fs').readFileSync(join(state, 'ceremonies', 'hsm-example-luna', 'luna', 'clients', 'hsm-example-ctm', 'bundle.json'), 'utf8'));
+    expect(bundle.partition).toMatchObject({ name: 'ctm_part', serialNumber: expect.stringMatching(/^\d+$/) });
+    expect(statSync(join(state, 'ceremonies', 'hsm-example-luna', 'luna', 'clients', 'hsm-example-ctm', 'hsm-example-ctmKey.pem')).mode & 0o777).toBe(0o600);
+  });
+
+  test('imports a Luna-generated key by BYOK and runs both firewall scenarios', () => {
+    const byok = first.report.steps.find((s: { name: string }) => s.name.startsWith('BYOK'));
+    expect(byok.details).toMatchObject({ kek: expect.stringMatching(/\/keys\/byok-kek\/[0-9a-f]{32}$/), imported: expect.stringMatching(/\/keys\/byok-imported\//), partition: 'ctm_part' });
+    const file = JSON.parse(require('fs').readFileSync(byok.details.byokFile, 'utf8'));
+    expect(file).toMatchObject({ schema_version: '1.0.0', header: { kid: byok.details.kek, alg: 'dir', enc: 'CKM_RSA_AES_KEY_WRAP' } });
+    const scenarios = first.report.steps.find((s: { name: string }) => s.name.startsWith('firewall scenarios'));
+    expect(scenarios.details.panos).toMatchObject({ firewall: 'vsrx-1', partition: 'fw_part', wrappingKeys: 2 });
+    expect(scenarios.details.vsrx).toMatchObject({ vm: 'vsrx-1', key: expect.stringMatching(/^mek-binding-[0-9a-f-]{36}$/), secondKeyRefused: true });
+  });
+
   test('the status reports the activated primary, the recovered DR HSM and the Dedicated HSM', () => {
     const byName = Object.fromEntries(first.report.status.map((s: { hsm: string }) => [s.hsm, s]));
     expect(byName['hsm-example-mhsm']).toMatchObject({ kind: 'Managed HSM', accessible: true, activated: true, quorum: '2 of 3' });
     expect(byName['hsm-example-mhsm'].keys).toBeGreaterThanOrEqual(3);
     expect(byName['hsm-example-mhsm'].lastBackup).toMatch(/^\d{4}-\d{2}-\d{2}T/);
     expect(byName['hsm-example-mhsm-dr']).toMatchObject({ accessible: true, activated: true });
-    expect(byName['hsm-example-luna']).toMatchObject({ kind: 'Dedicated HSM', accessible: true });
+    expect(byName['hsm-example-luna']).toMatchObject({ kind: 'Dedicated HSM', accessible: true, registeredClients: ['hsm-example-ctm', 'luna-client', 'vsrx-1'] });
   });
 
   test('provisions exactly what synth produced, and lists the rest as not simulated', () => {

@@ -1,0 +1,88 @@
+import * as path from 'path';
+import { initLunaAppliance } from '../../commands/luna-init';
+import { registerLunaClient } from '../../commands/luna-register-client';
+import { readEndpoints } from '../../clients/target';
+import { Step } from '../step-runner';
+import { DryRunContext } from '../context';
+import { lunaSecrets } from '../luna-secrets';
+
+/** A registered Luna client of the dry-run: where its CipherTrust-style bundle is, and on what. */
+export interface LunaClient {
+  readonly hsm: string;
+  readonly name: string;
+  readonly role: 'ciphertrust' | 'luna-client' | 'firewall';
+  readonly ip: string;
+  readonly partition: string;
+  readonly bundle: string;
+  readonly host: string;
+  readonly ntlsPort: number;
+}
+
+export function lunaDir(ctx: DryRunContext, hsm: string): string {
+  return path.join(ctx.stateDir, 'ceremonies', hsm, 'luna');
+}
+
+/**
+ * Step 6: each Dedicated HSM's Luna appliance, over SSH as an administrator would: first login and password
+ * change, hsm init, FIPS mode, partitions (from the config); then the clients registered as the seeds do by
+ * hand: the CipherTrust Manager VM and the Luna client host with the IPs of their synthesized NICs, and the
+ * configured firewalls; each proven with an NTLS session, each with its bundle written.
+ */
+export function lunaStep(ctx: DryRunContext): Step {
+  return {
+    name: 'initialise the Luna appliances and register clients',
+    async run({ say }) {
+      const estate = ctx.estate!;
+      const endpoints = readEndpoints(ctx.simulatorDir) as unknown as NonNullable<DryRunContext['endpoints']>;
+      ctx.endpoints = endpoints;
+      const clients: LunaClient[] = [];
+      const luna = ctx.config.dedicatedHsm?.luna;
+      for (const d of estate.dedicatedHsms) {
+        const appliance = endpoints.dedicatedHsms.find((x) => x.name === d.name);
+        if (!appliance?.sshPort || !appliance.ntlsPort) throw new Error(`no Luna appliance answers for Dedicated HSM ${d.name}`);
+        const dir = lunaDir(ctx, d.name);
+        const secrets = lunaSecrets(dir);
+        const partitions = luna?.partitions.map((p) => p.name) ?? [`${d.name.replace(/[^A-Za-z0-9_-]/g, '')}-part`.slice(0, 32)];
+        const init = await initLunaAppliance({
+          host: '127.0.0.1',
+          port: appliance.sshPort,
+          label: luna?.hsmLabel ?? 'LunaHSM',
+          partitions,
+          fips: luna?.fipsMode ?? false,
+          password: secrets.tenantadmin,
+          initialPassword: 'PASSWORD',
+          soPassword: secrets.so,
+          domain: secrets.domain,
+        });
+        say(`${d.name} (${d.privateIps[0]}): HSM ${init.label}, FIPS ${init.fips ? 'on' : 'off'}, partitions ${init.partitions.map((p) => `${p.name} (serial ${p.serial})`).join(', ')}; ${init.changes.length ? init.changes.join('; ') : 'already set up'}`);
+
+        const wanted: Array<Omit<LunaClient, 'hsm' | 'bundle' | 'host' | 'ntlsPort'>> = [
+          ...estate.vms
+            .filter((vm) => vm.privateIp)
+            .map((vm) => ({ name: vm.name, role: vm.kind === 'linux' ? ('ciphertrust' as const) : ('luna-client' as const), ip: vm.privateIp!, partition: partitions[0] })),
+          ...(ctx.config.firewallClients ?? []).map((f) => ({ name: f.name, role: 'firewall' as const, ip: f.ip, partition: partitions[1] ?? partitions[0] })),
+        ];
+        for (const c of wanted) {
+          const bundle = path.join(dir, 'clients', c.name);
+          const r = await registerLunaClient({
+            host: '127.0.0.1',
+            sshPort: appliance.sshPort,
+            ntlsPort: appliance.ntlsPort,
+            client: c.name,
+            ip: c.ip,
+            partition: c.partition,
+            out: bundle,
+            keyType: 'rsa',
+            replace: false,
+            password: secrets.tenantadmin,
+          });
+          say(`${c.role} ${c.name} (${c.ip}) -> partition ${r.partition.label} (serial ${r.partition.serialNumber}), NTLS ok; ${r.changes.length ? 'registered now' : 'already registered'}; bundle ${bundle}`);
+          clients.push({ ...c, hsm: d.name, bundle, host: '127.0.0.1', ntlsPort: appliance.ntlsPort });
+        }
+      }
+      ctx.facts.lunaClients = clients;
+      ctx.facts.luna = Object.fromEntries(estate.dedicatedHsms.map((d) => [d.name, { clients: clients.filter((c) => c.hsm === d.name).map((c) => c.name) }]));
+      return clients.map(({ hsm, name, role, ip, partition }) => ({ hsm, name, role, ip, partition }));
+    },
+  };
+}
