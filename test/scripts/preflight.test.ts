@@ -2,22 +2,10 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import { randomUUID } from 'crypto';
-import { main } from '../../scripts/cli';
 import { planChecks } from '../../scripts/commands/preflight';
 import { ArmHarness } from '../simulator/arm/arm-harness';
+import { hsmctl } from '../hsmctl-in-process';
 
-async function hsmctl(args: string[]): Promise<{ code: number; out: string; err: string }> {
-  const out: string[] = [];
-  const err: string[] = [];
-  const log = jest.spyOn(console, 'log').mockImplementation((...a) => void out.push(a.join(' ')));
-  const error = jest.spyOn(console, 'error').mockImplementation((...a) => void err.push(a.join(' ')));
-  try {
-    return { code: await main(args), out: out.join('\n'), err: err.join('\n') };
-  } finally {
-    log.mockRestore();
-    error.mockRestore();
-  }
-}
 
 const SUB = 'abcdef01-2345-6789-abcd-ef0123456789';
 

@@ -7,22 +7,9 @@ import { KeyClient } from '@azure/keyvault-keys';
 import { ManagedHsmAdminClient, HsmRequestError } from '../../scripts/clients/mhsm-admin';
 import { downloadSecurityDomain, makeWrappingKeys, recoverSecurityDomain, loadWrappingKeys, restoreBlob, SD_FILE } from '../../scripts/ceremonies/security-domain';
 import { selfSignedCertificate, derToPem } from '../../simulator/managedhsm/x509';
-import { main } from '../../scripts/cli';
 import { ErrorCodes } from '../../simulator';
+import { hsmctl } from '../hsmctl-in-process';
 
-/** Runs hsmctl in-process and returns its exit code and output. */
-async function hsmctl(args: string[]): Promise<{ code: number; out: string; err: string }> {
-  const out: string[] = [];
-  const err: string[] = [];
-  const log = jest.spyOn(console, 'log').mockImplementation((...a) => void out.push(a.join(' ')));
-  const error = jest.spyOn(console, 'error').mockImplementation((...a) => void err.push(a.join(' ')));
-  try {
-    return { code: await main(args), out: out.join('\n'), err: err.join('\n') };
-  } finally {
-    log.mockRestore();
-    error.mockRestore();
-  }
-}
 
 function combinations<T>(xs: T[], k: number): T[][] {
   if (k === 0) return [[]];
