@@ -1,9 +1,9 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import { X509Certificate, createHash, generateKeyPairSync } from 'crypto';
-import { execFileSync } from 'child_process';
 import * as net from 'net';
 import { ensurePrivateDir, writeFileAtomic, writePrivateFile } from '../fsutil';
+import { openssl } from '../tls/ca';
 
 /**
  * The appliance's own NTLS identity, as a real Luna has: a self-signed server certificate (server.pem) whose
@@ -71,12 +71,3 @@ export function isIp(value: string): boolean {
   return net.isIP(value) !== 0;
 }
 
-function openssl(args: string[]): string {
-  try {
-    return execFileSync('openssl', args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
-  } catch (err) {
-    const e = err as { code?: string; stderr?: string };
-    if (e.code === 'ENOENT') throw new Error('the openssl command is missing: run scripts/setup-system.sh as root (Debian package openssl)');
-    throw new Error(`openssl ${args[0]} failed: ${String(e.stderr ?? '').trim()}`);
-  }
-}

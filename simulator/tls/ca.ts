@@ -46,7 +46,8 @@ function genKey(): string {
   return openssl(['genpkey', '-algorithm', 'EC', '-pkeyopt', 'ec_paramgen_curve:P-256']);
 }
 
-function openssl(args: string[]): string {
+/** Runs the openssl command; its failures name the subcommand and what openssl said (it prints no secrets). */
+export function openssl(args: string[]): string {
   try {
     return execFileSync('openssl', args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
   } catch (err) {
