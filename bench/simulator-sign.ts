@@ -15,6 +15,8 @@ import { signMechanism, SIGN_ALGS } from '../simulator/managedhsm/algorithms';
 
 const SECONDS = Number(process.argv[2] ?? 3);
 const CONCURRENCY = [1, 4, 16];
+/** PKCS#11 sessions per token on both sides: the simulator's default sessionsPerToken, so raw gets the same parallelism. */
+const SESSIONS = 4;
 
 interface Result {
   ops: number;
@@ -40,8 +42,13 @@ async function run(concurrency: number, op: () => Promise<void>): Promise<Result
 
 function request(agent: https.Agent, base: string, method: string, p: string, body?: string, token?: string, type = 'application/json'): Promise<{ status: number; body: any }> {
   const u = new URL(base);
+  return send({ host: u.hostname, port: u.port, path: p, method, agent, headers: { ...(body !== undefined ? { 'content-type': type, 'content-length': Buffer.byteLength(body) } : {}), ...(token ? { authorization: `Bearer ${token}` } : {}) } }, body);
+}
+
+/** One request with options built once by the caller (as a real client reuses its pipeline): no per-call URL parsing. */
+function send(options: https.RequestOptions, body?: string): Promise<{ status: number; body: any }> {
   return new Promise((resolve, reject) => {
-    const req = https.request({ host: u.hostname, port: u.port, path: p, method, agent, headers: { ...(body !== undefined ? { 'content-type': type, 'content-length': Buffer.byteLength(body) } : {}), ...(token ? { authorization: `Bearer ${token}` } : {}) } }, (res) => {
+    const req = https.request(options, (res) => {
       const chunks: Buffer[] = [];
       res.on('data', (c) => chunks.push(c));
       res.on('end', () => {
@@ -80,11 +87,20 @@ async function simulatorFigures(): Promise<Record<string, Result[]>> {
       const k = await request(agent, hsm, 'POST', `/keys/k${alg}/create?api-version=7.4`, JSON.stringify(create), token);
       const version = k.body.key.kid.split('/').pop();
       const body = JSON.stringify({ alg, value: createHash('sha256').update('bench').digest().toString('base64url') });
+      const u = new URL(hsm);
+      const options: https.RequestOptions = {
+        host: u.hostname,
+        port: u.port,
+        path: `/keys/k${alg}/${version}/sign?api-version=7.4`,
+        method: 'POST',
+        agent,
+        headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body), authorization: `Bearer ${token}` },
+      };
       out[label] = [];
       for (const c of CONCURRENCY) {
         out[label].push(
           await run(c, async () => {
-            const r = await request(agent, hsm, 'POST', `/keys/k${alg}/${version}/sign?api-version=7.4`, body, token);
+            const r = await send(options, body);
             if (r.status !== 200) throw new Error(`sign failed: ${r.status}`);
           }),
         );
@@ -106,7 +122,7 @@ async function rawFigures(): Promise<Record<string, Result[]>> {
     const out: Record<string, Result[]> = {};
     const digest = createHash('sha256').update('bench').digest();
     for (const c of CONCURRENCY) {
-      const t = m.token(`raw${c}`, c);
+      const t = m.token(`raw${c}`, SESSIONS);
       await t.generateRsa('01', 'rsa', 2048, Buffer.from([1, 0, 1]), { sign: true });
       await t.generateEc('02', 'ec', 'P-256', { sign: true });
       const rs = signMechanism(SIGN_ALGS.RS256, digest);
