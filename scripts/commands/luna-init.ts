@@ -1,6 +1,6 @@
 import { Command } from '../command';
 import { UsageError } from '../flags';
-import { LunaCommandError, LunaSession, loginWithChange, parseHsmShow, parsePartitionList, portFlag, secretFrom } from './luna-ssh';
+import { LUNA_TARGET_FLAGS, LunaCommandError, LunaSession, loginWithChange, parseHsmShow, parsePartitionList, resolveLunaTarget, secretFrom } from './luna-ssh';
 
 const FACTORY_PASSWORD = 'PASSWORD';
 const NAME = /^[A-Za-z0-9_-]{1,32}$/;
@@ -20,8 +20,7 @@ export const lunaInitCommand: Command = {
     '           --domain-env DOM --label LunaHSM --fips --partition luna_part',
   ].join('\n'),
   flags: {
-    hsm: { type: 'string', value: 'HOST', description: "the appliance's address (required)" },
-    'ssh-port': { type: 'string', value: 'PORT', description: 'SSH port; default 22' },
+    ...LUNA_TARGET_FLAGS,
     label: { type: 'string', value: 'LABEL', description: 'HSM label (required)' },
     partition: { type: 'list', value: 'NAME...', description: 'partitions to create (optional)' },
     fips: { type: 'boolean', description: 'set FIPS 140-2 mode (policy 12 = 0; zeroizes a non-FIPS HSM first)' },
@@ -38,14 +37,12 @@ export const lunaInitCommand: Command = {
   },
   async run(flags, positionals) {
     if (positionals.length) throw new UsageError(`unexpected argument ${JSON.stringify(positionals[0].slice(0, 40))}`);
-    const host = flags.hsm as string | undefined;
-    if (!host) throw new UsageError('--hsm HOST is required');
     const label = flags.label as string | undefined;
     if (!label) throw new UsageError('--label is required');
     if (!LABEL.test(label)) throw new UsageError(`--label must be 1 to 32 letters, digits, ., - or _; got ${JSON.stringify(label.slice(0, 40))}`);
     const partitions = (flags.partition as string[] | undefined) ?? [];
     for (const p of partitions) if (!NAME.test(p)) throw new UsageError(`--partition names are 1 to 32 letters, digits, - or _; got ${JSON.stringify(p.slice(0, 40))}`);
-    const port = portFlag(flags['ssh-port'], 'ssh-port', 22);
+    const { host, sshPort: port } = resolveLunaTarget(flags);
     const password = secretFrom(flags, 'password', "tenantadmin's password");
     const initial = secretFrom(flags, 'initial-password', 'the initial password', FACTORY_PASSWORD);
     const so = secretFrom(flags, 'so-password', 'the HSM Administrator password');

@@ -8,7 +8,7 @@ import { UsageError } from '../flags';
 import { ensurePrivateDir, writeFileAtomic } from '../../simulator/fsutil';
 import { fingerprintOfPem } from '../../simulator/luna/certs';
 import { NtlsClient } from '../../simulator/luna/ntls-client';
-import { LunaCommandError, LunaSession, portFlag, secretFrom } from './luna-ssh';
+import { LUNA_TARGET_FLAGS, LunaCommandError, LunaSession, resolveLunaTarget, secretFrom } from './luna-ssh';
 
 const CLIENT = /^[A-Za-z0-9_.-]{1,64}$/;
 const PARTITION = /^[A-Za-z0-9_-]{1,32}$/;
@@ -78,8 +78,7 @@ export const lunaRegisterClientCommand: Command = {
     '           --ip 10.0.1.5 --partition luna_part --out ./cm1-bundle',
   ].join('\n'),
   flags: {
-    hsm: { type: 'string', value: 'HOST', description: "the appliance's address (required)" },
-    'ssh-port': { type: 'string', value: 'PORT', description: 'SSH port; default 22' },
+    ...LUNA_TARGET_FLAGS,
     'ntls-port': { type: 'string', value: 'PORT', description: 'NTLS port; default 1792' },
     client: { type: 'string', value: 'NAME', description: 'client name on the appliance (required)' },
     ip: { type: 'string', value: 'IP', description: "the client's IP address (required)" },
@@ -94,18 +93,16 @@ export const lunaRegisterClientCommand: Command = {
   },
   async run(flags, positionals) {
     if (positionals.length) throw new UsageError(`unexpected argument ${JSON.stringify(positionals[0].slice(0, 40))}`);
-    const host = flags.hsm as string | undefined;
     const client = flags.client as string | undefined;
     const ip = flags.ip as string | undefined;
     const partition = flags.partition as string | undefined;
-    if (!host || !client || !ip || !partition) throw new UsageError('--hsm, --client, --ip and --partition are required');
+    if (!client || !ip || !partition) throw new UsageError('--client, --ip and --partition are required');
     if (!CLIENT.test(client)) throw new UsageError(`--client must be 1 to 64 letters, digits, ., - or _; got ${JSON.stringify(client.slice(0, 40))}`);
     if (!net.isIP(ip)) throw new UsageError(`--ip must be an IP address; got ${JSON.stringify(ip.slice(0, 40))}`);
     if (!PARTITION.test(partition)) throw new UsageError(`--partition must be 1 to 32 letters, digits, - or _; got ${JSON.stringify(partition.slice(0, 40))}`);
     const keyType = (flags['key-type'] as string | undefined) ?? 'rsa';
     if (keyType !== 'rsa' && keyType !== 'ec') throw new UsageError(`--key-type must be rsa or ec; got ${JSON.stringify(keyType.slice(0, 20))}`);
-    const sshPort = portFlag(flags['ssh-port'], 'ssh-port', 22);
-    const ntlsPort = portFlag(flags['ntls-port'], 'ntls-port', 1792);
+    const { host, sshPort, ntlsPort } = resolveLunaTarget(flags);
     const password = secretFrom(flags, 'password', "tenantadmin's password");
     const out = path.resolve((flags.out as string | undefined) ?? path.join('luna-clients', client));
     const o: RegisterClientOptions = { host, sshPort, ntlsPort, client, ip, partition, out, keyType, replace: flags.replace === true, password, hostKeySha256: flags['host-key-sha256'] as string | undefined };

@@ -255,3 +255,49 @@ export function parsePartitionList(out: string): Array<{ serial: string; name: s
     .filter((m): m is RegExpExecArray => !!m)
     .map((m) => ({ serial: m[1], name: m[2] }));
 }
+
+/** The flags that say which appliance a luna command drives. */
+export const LUNA_TARGET_FLAGS = {
+  hsm: { type: 'string', value: 'HOST|NAME', description: "the appliance's address; with --from-outputs, a Dedicated HSM's name or IP among them" },
+  'from-outputs': { type: 'string', value: 'FILE|DIR', description: 'take the appliance from the Terraform outputs of a deployment (dedicated_hsm_ids and _private_ips)' },
+  simulator: { type: 'string', value: 'DIR', description: "a running simulator: the appliance's local SSH and NTLS ports from DIR/endpoints.json" },
+  'ssh-port': { type: 'string', value: 'PORT', description: 'SSH port; default 22 (or the simulator\'s)' },
+} as const;
+
+/**
+ * Where a luna command connects: --hsm HOST as given; or a Dedicated HSM from the Terraform outputs (by
+ * name or IP with --hsm, or the only one); with --simulator, that HSM's appliance on 127.0.0.1 at the ports
+ * the simulator lists. Explicit --ssh-port / --ntls-port win.
+ */
+export function resolveLunaTarget(flags: Record<string, unknown>): { host: string; sshPort: number; ntlsPort: number; name?: string } {
+  const { readOutputs, dedicatedHsmsOf } = require('../clients/outputs') as typeof import('../clients/outputs');
+  const { readEndpoints } = require('../clients/target') as typeof import('../clients/target');
+  const hsm = flags.hsm as string | undefined;
+  const outputs = flags['from-outputs'] as string | undefined;
+  const dir = flags.simulator as string | undefined;
+  let host = hsm;
+  let name: string | undefined;
+  if (outputs) {
+    const all = dedicatedHsmsOf(readOutputs(outputs));
+    const chosen = hsm ? all.filter((d) => d.name.toLowerCase() === hsm.toLowerCase() || d.privateIp === hsm) : all;
+    if (chosen.length !== 1) {
+      const have = all.map((d) => `${d.name} (${d.privateIp})`).join(', ') || 'none';
+      throw new UsageError(hsm ? `--hsm ${hsm.slice(0, 64)}: no such Dedicated HSM in the outputs (have: ${have})` : `the outputs hold ${all.length} Dedicated HSMs; pick one with --hsm NAME|IP (have: ${have})`);
+    }
+    host = chosen[0].privateIp;
+    name = chosen[0].name;
+  }
+  if (!host && !dir) throw new UsageError('--hsm HOST (or --from-outputs FILE|DIR) is required');
+  let sshDefault = 22;
+  let ntlsDefault = 1792;
+  if (dir) {
+    const e = readEndpoints(dir) as unknown as { dedicatedHsms?: Array<{ name: string; privateIpAddress: string; sshPort: number | null; ntlsPort: number | null }> };
+    const a = (e.dedicatedHsms ?? []).find((d) => (name && d.name.toLowerCase() === name.toLowerCase()) || d.privateIpAddress === host || d.name === host);
+    if (!a?.sshPort || !a.ntlsPort) throw new UsageError(`--simulator ${dir}: no running Luna appliance for ${name ?? host ?? '(none given)'}`);
+    host = '127.0.0.1';
+    name = a.name;
+    sshDefault = a.sshPort;
+    ntlsDefault = a.ntlsPort;
+  }
+  return { host: host!, sshPort: portFlag(flags['ssh-port'], 'ssh-port', sshDefault), ntlsPort: portFlag(flags['ntls-port'], 'ntls-port', ntlsDefault), name };
+}
