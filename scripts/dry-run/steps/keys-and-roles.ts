@@ -19,19 +19,16 @@ export function keysAndRolesStep(ctx: DryRunContext): Step {
       const summary: Array<Record<string, unknown>> = [];
       for (const m of primaryManagedHsms(ctx)) {
         const { admin, keys } = hsmClients(ctx, hsmUriOf(ctx, m.name));
-        for (const role of [ROLES.cryptoOfficer, ROLES.cryptoUser]) {
-          await admin.request('PUT', `/keys/providers/Microsoft.Authorization/roleAssignments/${operatorAssignment(ctx.operator!.objectId, role)}`, {
-            properties: { roleDefinitionId: roleDefinitionId(role), principalId: ctx.operator!.objectId },
-          });
-        }
+        const assign = async (name: string, scope: string, role: string, principalId: string) => {
+          const prefix = scope === '/' ? '' : scope;
+          const r = await admin.request('PUT', `${prefix}/providers/Microsoft.Authorization/roleAssignments/${name}`, { properties: { roleDefinitionId: roleDefinitionId(role), principalId } });
+          if (r.status >= 300) throw new Error(`role assignment ${name} at ${scope} refused: HTTP ${r.status} ${JSON.stringify(r.body).slice(0, 200)}`);
+        };
+        for (const role of [ROLES.cryptoOfficer, ROLES.cryptoUser]) await assign(operatorAssignment(ctx.operator!.objectId, role), '/keys', role, ctx.operator!.objectId);
         for (const a of m.roleAssignments) {
           const guid = ROLE_DEFINITION.exec(a.roleDefinitionId)?.[1];
           if (!guid) throw new Error(`role assignment ${a.name}: cannot read the role from ${a.roleDefinitionId}`);
-          const prefix = a.scope === '/' ? '' : a.scope;
-          const r = await admin.request('PUT', `${prefix}/providers/Microsoft.Authorization/roleAssignments/${a.name}`, {
-            properties: { roleDefinitionId: roleDefinitionId(guid), principalId: a.principalId },
-          });
-          if (r.status >= 300) throw new Error(`role assignment ${a.name} at ${a.scope} refused: HTTP ${r.status} ${JSON.stringify(r.body).slice(0, 200)}`);
+          await assign(a.name, a.scope, guid, a.principalId);
         }
         say(`${m.name}: ${m.roleAssignments.length} role assignment(s) from synth, and the operator as Crypto Officer and Crypto User on /keys`);
 
