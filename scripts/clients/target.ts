@@ -4,6 +4,7 @@ import { ClientSecretCredential, DefaultAzureCredential, TokenCredential } from 
 import { FlagSpecs, ParsedFlags, UsageError } from '../flags';
 import type { KeyClient } from '@azure/keyvault-keys';
 import { dedicatedHsmsOf, managedHsmsOf, readOutputs, selectManagedHsm } from './outputs';
+import type { Endpoints } from '../../simulator';
 
 /**
  * Where an hsmctl ceremony command points: a Managed HSM endpoint and a credential. The simulator and Azure are
@@ -30,15 +31,8 @@ export const TARGET_FLAGS: FlagSpecs = {
   ca: { type: 'string', value: 'FILE', description: 'extra CA certificate (PEM) to trust for the HSM endpoint' },
 };
 
-interface SimulatorEndpoints {
-  caCertificate: string;
-  tenantId: string;
-  authorityHost: string;
-  armEndpoint?: string | null;
-  managedHsms: Array<{ name: string; hsmUri: string; administrators: string[]; activated: boolean }>;
-  principals: Array<{ objectId: string; secretFile: string }>;
-  dedicatedHsms?: Array<{ id: string; name: string; privateIpAddress: string; sshPort: number | null }>;
-}
+/** endpoints.json as the simulator writes it. */
+type SimulatorEndpoints = Endpoints;
 
 export function readEndpoints(dir: string): SimulatorEndpoints {
   const file = path.join(dir, 'endpoints.json');

@@ -291,7 +291,7 @@ export function resolveLunaTarget(flags: Record<string, unknown>): { host: strin
   let sshDefault = 22;
   let ntlsDefault = 1792;
   if (dir) {
-    const e = readEndpoints(dir) as unknown as { dedicatedHsms?: Array<{ name: string; privateIpAddress: string; sshPort: number | null; ntlsPort: number | null }> };
+    const e = readEndpoints(dir);
     const a = (e.dedicatedHsms ?? []).find((d) => (name && d.name.toLowerCase() === name.toLowerCase()) || d.privateIpAddress === host || d.name === host);
     if (!a?.sshPort || !a.ntlsPort) throw new UsageError(`--simulator ${dir}: no running Luna appliance for ${name ?? host ?? '(none given)'}`);
     host = '127.0.0.1';

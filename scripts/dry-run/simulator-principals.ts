@@ -8,7 +8,7 @@ import { readEndpoints } from '../clients/target';
  * create them. The simulator writes the principal's secret to its secrets/ folder.
  */
 export async function registerPrincipal(simulatorDir: string, objectId: string): Promise<void> {
-  const e = readEndpoints(simulatorDir) as unknown as { managementEndpoint: string; managementTokenFile: string; caCertificate: string };
+  const e = readEndpoints(simulatorDir);
   const token = fs.readFileSync(e.managementTokenFile, 'utf8').trim();
   const url = new URL('/_simulator/principals', e.managementEndpoint);
   const body = JSON.stringify({ objectId });

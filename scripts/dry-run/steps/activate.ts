@@ -19,7 +19,7 @@ export function activateStep(ctx: DryRunContext): Step {
   return {
     name: 'activate the security domains',
     async run({ say }) {
-      ctx.endpoints = readEndpoints(ctx.simulatorDir) as unknown as DryRunContext['endpoints'];
+      ctx.endpoints = readEndpoints(ctx.simulatorDir);
       const { certificates, quorum, keyBits } = ctx.securityDomain;
       const done: Array<Record<string, unknown>> = [];
       for (const m of primaryManagedHsms(ctx)) {

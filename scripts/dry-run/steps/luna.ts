@@ -33,7 +33,7 @@ export function lunaStep(ctx: DryRunContext): Step {
     name: 'initialise the Luna appliances and register clients',
     async run({ say }) {
       const estate = ctx.estate!;
-      const endpoints = readEndpoints(ctx.simulatorDir) as unknown as NonNullable<DryRunContext['endpoints']>;
+      const endpoints = readEndpoints(ctx.simulatorDir);
       ctx.endpoints = endpoints;
       const clients: LunaClient[] = [];
       const luna = ctx.config.dedicatedHsm?.luna;

@@ -31,7 +31,7 @@ export function startSimulatorStep(ctx: DryRunContext): Step {
       } else {
         await registerPrincipal(ctx.simulatorDir, operatorId);
       }
-      const endpoints = readEndpoints(ctx.simulatorDir) as unknown as NonNullable<DryRunContext['endpoints']>;
+      const endpoints = readEndpoints(ctx.simulatorDir);
       if (endpoints.tenantId !== ctx.config.tenantId.toLowerCase()) {
         throw new Error(`the simulator in ${ctx.simulatorDir} belongs to tenant ${endpoints.tenantId}, the environment to ${ctx.config.tenantId}`);
       }
