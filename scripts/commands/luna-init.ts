@@ -1,6 +1,6 @@
 import { Command } from '../command';
 import { UsageError } from '../flags';
-import { LUNA_TARGET_FLAGS, LunaCommandError, LunaSession, loginWithChange, parseHsmShow, parsePartitionList, resolveLunaTarget, secretFrom } from './luna-ssh';
+import { LUNA_TARGET_FLAGS, LunaCommandError, LunaStepsError, LunaSession, loginWithChange, parseHsmShow, parsePartitionList, resolveLunaTarget, secretFrom } from './luna-ssh';
 
 const FACTORY_PASSWORD = 'PASSWORD';
 const NAME = /^[A-Za-z0-9_-]{1,32}$/;
@@ -58,12 +58,7 @@ export const lunaInitCommand: Command = {
       }
       return 0;
     } catch (err) {
-      if (err instanceof LunaInitError) {
-        console.error(`hsmctl luna init: ${err.message}`);
-        if (err.done.length) console.error(`done before the failure:\n${err.done.map((d) => `- ${d}`).join('\n')}`);
-        return 1;
-      }
-      throw err;
+      return LunaStepsError.report('luna init', err);
     }
   },
 };
@@ -89,13 +84,6 @@ export interface LunaInitResult {
   partitions: Array<{ serial: string; name: string }>;
   hostKey: string;
   changes: string[];
-}
-
-/** A failure of `luna init`, with what was done before it. */
-export class LunaInitError extends LunaCommandError {
-  constructor(message: string, readonly done: string[]) {
-    super(message);
-  }
 }
 
 /**
@@ -145,8 +133,7 @@ export async function initLunaAppliance(o: LunaInitOptions): Promise<LunaInitRes
     const list = parsePartitionList(await s.lunash('partition list'));
     return { hsm: host, label: show.label, serial: show.serial, fips: show.fips, partitions: list.filter((p) => partitions.includes(p.name)), hostKey: s.hostKeySha256, changes: done };
   } catch (err) {
-    if (err instanceof LunaCommandError && !(err instanceof LunaInitError)) throw new LunaInitError(err.message, done);
-    throw err;
+    throw LunaStepsError.after(err, done);
   } finally {
     session?.close();
   }

@@ -8,7 +8,7 @@ import { UsageError } from '../flags';
 import { ensurePrivateDir, writeFileAtomic } from '../../simulator/fsutil';
 import { fingerprintOfPem } from '../../simulator/luna/certs';
 import { NtlsClient } from '../../simulator/luna/ntls-client';
-import { LUNA_TARGET_FLAGS, LunaCommandError, LunaSession, resolveLunaTarget, secretFrom } from './luna-ssh';
+import { LUNA_TARGET_FLAGS, LunaCommandError, LunaStepsError, LunaSession, resolveLunaTarget, secretFrom } from './luna-ssh';
 
 const CLIENT = /^[A-Za-z0-9_.-]{1,64}$/;
 const PARTITION = /^[A-Za-z0-9_-]{1,32}$/;
@@ -115,16 +115,10 @@ export const lunaRegisterClientCommand: Command = {
       }
       return 0;
     } catch (err) {
-      if (err instanceof RegisterClientError) {
-        console.error(`hsmctl luna register-client: ${err.message}`);
-        if (err.done.length) console.error(`done before the failure:\n${err.done.map((d) => `- ${d}`).join('\n')}`);
-        return 1;
-      }
-      throw err;
+      return LunaStepsError.report('luna register-client', err);
     }
   },
 };
-
 
 export interface RegisterClientOptions {
   host: string;
@@ -146,13 +140,6 @@ export interface RegisterClientResult {
   hsmIp: string;
   ntls: { ok: true; objects: number };
   changes: string[];
-}
-
-/** A failure of `luna register-client`, with what was done before it. */
-export class RegisterClientError extends LunaCommandError {
-  constructor(message: string, readonly done: string[]) {
-    super(message);
-  }
 }
 
 /**
@@ -240,8 +227,7 @@ export async function registerLunaClient(o: RegisterClientOptions): Promise<Regi
     if (changedFiles.some(Boolean)) done.push(`wrote the bundle in ${out}`);
     return { bundle: out, partition: { name: partition, label, serialNumber: serial }, hsmIp, ntls: { ok: true, objects }, changes: done };
   } catch (err) {
-    if (err instanceof LunaCommandError && !(err instanceof RegisterClientError)) throw new RegisterClientError(err.message, done);
-    throw err;
+    throw LunaStepsError.after(err, done);
   } finally {
     s?.close();
   }

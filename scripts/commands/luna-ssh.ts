@@ -13,6 +13,26 @@ import { UsageError } from '../flags';
 /** A user-facing failure: printed as `hsmctl <command>: <message>`, exit 1. */
 export class LunaCommandError extends Error {}
 
+/** A luna command's failure, with what it had already done on the appliance (so the user knows the state). */
+export class LunaStepsError extends LunaCommandError {
+  constructor(message: string, readonly done: string[]) {
+    super(message);
+  }
+
+  /** Wraps a LunaCommandError raised mid-way with the steps done so far; anything else passes through. */
+  static after(err: unknown, done: string[]): unknown {
+    return err instanceof LunaCommandError && !(err instanceof LunaStepsError) ? new LunaStepsError(err.message, done) : err;
+  }
+
+  /** Prints the failure and the steps done before it; 1 for a LunaStepsError, else rethrows. */
+  static report(command: string, err: unknown): number {
+    if (!(err instanceof LunaStepsError)) throw err;
+    console.error(`hsmctl ${command}: ${err.message}`);
+    if (err.done.length) console.error(`done before the failure:\n${err.done.map((d) => `- ${d}`).join('\n')}`);
+    return 1;
+  }
+}
+
 /** Reads a secret named by --X-env (an environment variable's name) or --X-file (first line of a file). */
 export function secretFrom(flags: Record<string, unknown>, base: string, what: string, fallback?: string): string {
   const env = flags[`${base}-env`] as string | undefined;
