@@ -1,54 +1,57 @@
 /**
  * Sign throughput of the simulator's Managed HSM face through HTTPS, beside raw PKCS#11 calls on the same kind of
  * SoftHSM2 token and `openssl speed` (the physical limit), at concurrency 1, 4 and 16. Prints figures only.
- * Run: npx tsx bench/simulator-sign.ts [seconds-per-case, default 3]
+ * "Raw" is the simulator's own Token class on a token in this process: the same PKCS#11 calls without the
+ * service, so the ratio is what HTTPS, TLS, the token check, RBAC and JSON cost.
+ * Run: npx tsx bench/simulator-sign.ts [seconds-per-case, default 2] [rounds, default 3]
  */
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import * as https from 'https';
 import { spawn, execFileSync } from 'child_process';
-import { createHash, randomUUID } from 'crypto';
+import { createHash, createPublicKey, randomUUID, verify } from 'crypto';
 import * as pkcs11js from 'pkcs11js';
 import { Pkcs11Module } from '../simulator/pkcs11/module';
+import { Token } from '../simulator/pkcs11/token';
+import { LoadConnection, requestBytes } from './https-load';
 import { signMechanism, SIGN_ALGS } from '../simulator/managedhsm/algorithms';
 
-const SECONDS = Number(process.argv[2] ?? 3);
+const SECONDS = Number(process.argv[2] ?? 2);
+/** Simulator and raw alternate within each round, so a machine that slows down mid-run slows both sides. */
+const ROUNDS = Number(process.argv[3] ?? 3);
 const CONCURRENCY = [1, 4, 16];
 /** PKCS#11 sessions per token on both sides: the simulator's default sessionsPerToken, so raw gets the same parallelism. */
 const SESSIONS = 4;
 
 interface Result {
   ops: number;
-  p50: number;
-  p99: number;
+  latencies: number[];
 }
 
-async function run(concurrency: number, op: () => Promise<void>): Promise<Result> {
-  const lat: number[] = [];
-  const end = Date.now() + SECONDS * 1000;
+/** One case: `concurrency` callers each looping on op for SECONDS; returns ops/s and every latency (ms). */
+async function run(concurrency: number, op: (caller: number) => Promise<void>): Promise<Result> {
+  const latencies: number[] = [];
+  const start = Date.now();
+  const end = start + SECONDS * 1000;
   await Promise.all(
-    Array.from({ length: concurrency }, async () => {
+    Array.from({ length: concurrency }, async (_, caller) => {
       while (Date.now() < end) {
         const t = process.hrtime.bigint();
-        await op();
-        lat.push(Number(process.hrtime.bigint() - t) / 1e6);
+        await op(caller);
+        latencies.push(Number(process.hrtime.bigint() - t) / 1e6);
       }
     }),
   );
-  lat.sort((a, b) => a - b);
-  return { ops: lat.length / SECONDS, p50: lat[Math.floor(lat.length * 0.5)], p99: lat[Math.floor(lat.length * 0.99)] };
+  return { ops: (latencies.length * 1000) / (Date.now() - start), latencies };
 }
 
+/** Setup calls (activation, token, role, key creation) go through Node's https module; only the measured signs use LoadConnection. */
 function request(agent: https.Agent, base: string, method: string, p: string, body?: string, token?: string, type = 'application/json'): Promise<{ status: number; body: any }> {
   const u = new URL(base);
-  return send({ host: u.hostname, port: u.port, path: p, method, agent, headers: { ...(body !== undefined ? { 'content-type': type, 'content-length': Buffer.byteLength(body) } : {}), ...(token ? { authorization: `Bearer ${token}` } : {}) } }, body);
-}
-
-/** One request with options built once by the caller (as a real client reuses its pipeline): no per-call URL parsing. */
-function send(options: https.RequestOptions, body?: string): Promise<{ status: number; body: any }> {
   return new Promise((resolve, reject) => {
-    const req = https.request(options, (res) => {
+    const headers = { ...(body !== undefined ? { 'content-type': type, 'content-length': Buffer.byteLength(body) } : {}), ...(token ? { authorization: `Bearer ${token}` } : {}) };
+    const req = https.request({ host: u.hostname, port: u.port, path: p, method, agent, headers }, (res) => {
       const chunks: Buffer[] = [];
       res.on('data', (c) => chunks.push(c));
       res.on('end', () => {
@@ -57,83 +60,87 @@ function send(options: https.RequestOptions, body?: string): Promise<{ status: n
       });
     });
     req.on('error', reject);
-    if (body !== undefined) req.write(body);
-    req.end();
+    req.end(body);
   });
 }
 
-async function simulatorFigures(): Promise<Record<string, Result[]>> {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'bench-sim-'));
+interface Case {
+  label: string;
+  /** One sign through the simulator's HTTPS face, on the caller's own connection. */
+  simulator: (caller: number) => Promise<void>;
+  /** One sign on the bench's own token through the simulator's Token class: the same PKCS#11 calls, no service. */
+  raw: () => Promise<void>;
+}
+
+/** The simulator runs in a child process, as users run it; the load connections and the raw token live here. */
+async function startSimulator(dir: string) {
   const admin = randomUUID();
   fs.writeFileSync(path.join(dir, 'hsms.json'), JSON.stringify([{ name: 'bench', administrators: [admin] }]));
   const state = path.join(dir, 'state');
   const child = spawn(process.execPath, ['scripts/hsmctl.js', 'simulator', 'start', '--state-dir', state, '--instances', path.join(dir, 'hsms.json')], { cwd: path.resolve(__dirname, '..'), stdio: 'ignore' });
-  try {
-    const ef = path.join(state, 'endpoints.json');
-    for (let i = 0; i < 400 && !fs.existsSync(ef); i++) await new Promise((r) => setTimeout(r, 50));
-    const e = JSON.parse(fs.readFileSync(ef, 'utf8'));
-    const agent = new https.Agent({ ca: fs.readFileSync(e.caCertificate), keepAlive: true, maxSockets: 64 });
-    await request(agent, e.authorityHost, 'POST', '/_simulator/managedHsms/bench/activate', '', fs.readFileSync(e.managementTokenFile, 'utf8').trim());
-    const secret = fs.readFileSync(e.principals[0].secretFile, 'utf8').trim();
-    const tok = await request(agent, e.authorityHost, 'POST', `/${e.tenantId}/oauth2/v2.0/token`, `grant_type=client_credentials&client_id=${admin}&client_secret=${encodeURIComponent(secret)}&scope=${encodeURIComponent('https://managedhsm.azure.net/.default')}`, undefined, 'application/x-www-form-urlencoded');
-    const token = tok.body.access_token;
-    const hsm = e.managedHsms[0].hsmUri;
-    await request(agent, hsm, 'PUT', `/providers/Microsoft.Authorization/roleAssignments/${randomUUID()}?api-version=7.4`, JSON.stringify({ properties: { roleDefinitionId: '21dbd100-6940-42c2-9190-5d6cb909625b', principalId: admin } }), token);
-    const out: Record<string, Result[]> = {};
-    for (const [label, create, alg] of [
-      ['RSA-2048 RS256', { kty: 'RSA-HSM', key_size: 2048 }, 'RS256'],
-      ['ECDSA P-256 ES256', { kty: 'EC-HSM', crv: 'P-256' }, 'ES256'],
-    ] as const) {
-      const k = await request(agent, hsm, 'POST', `/keys/k${alg}/create?api-version=7.4`, JSON.stringify(create), token);
-      const version = k.body.key.kid.split('/').pop();
-      const body = JSON.stringify({ alg, value: createHash('sha256').update('bench').digest().toString('base64url') });
-      const u = new URL(hsm);
-      const options: https.RequestOptions = {
-        host: u.hostname,
-        port: u.port,
-        path: `/keys/k${alg}/${version}/sign?api-version=7.4`,
-        method: 'POST',
-        agent,
-        headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body), authorization: `Bearer ${token}` },
-      };
-      out[label] = [];
-      for (const c of CONCURRENCY) {
-        out[label].push(
-          await run(c, async () => {
-            const r = await send(options, body);
-            if (r.status !== 200) throw new Error(`sign failed: ${r.status}`);
-          }),
-        );
-      }
-    }
-    agent.destroy();
-    return out;
-  } finally {
-    child.kill('SIGTERM');
-    await new Promise((r) => child.once('exit', r));
-    fs.rmSync(dir, { recursive: true, force: true });
-  }
+  const ef = path.join(state, 'endpoints.json');
+  for (let i = 0; i < 400 && !fs.existsSync(ef); i++) await new Promise((r) => setTimeout(r, 50));
+  if (!fs.existsSync(ef)) throw new Error('the simulator did not start within 20 s');
+  const e = JSON.parse(fs.readFileSync(ef, 'utf8'));
+  const ca = fs.readFileSync(e.caCertificate);
+  const agent = new https.Agent({ ca, keepAlive: true });
+  await request(agent, e.authorityHost, 'POST', '/_simulator/managedHsms/bench/activate', '', fs.readFileSync(e.managementTokenFile, 'utf8').trim());
+  const secret = fs.readFileSync(e.principals[0].secretFile, 'utf8').trim();
+  const form = `grant_type=client_credentials&client_id=${admin}&client_secret=${encodeURIComponent(secret)}&scope=${encodeURIComponent('https://managedhsm.azure.net/.default')}`;
+  const token: string = (await request(agent, e.authorityHost, 'POST', `/${e.tenantId}/oauth2/v2.0/token`, form, undefined, 'application/x-www-form-urlencoded')).body.access_token;
+  const hsm: string = e.managedHsms[0].hsmUri;
+  await request(agent, hsm, 'PUT', `/providers/Microsoft.Authorization/roleAssignments/${randomUUID()}?api-version=7.4`, JSON.stringify({ properties: { roleDefinitionId: '21dbd100-6940-42c2-9190-5d6cb909625b', principalId: admin } }), token);
+  const connections = await Promise.all(Array.from({ length: Math.max(...CONCURRENCY) }, () => LoadConnection.open(new URL(hsm), ca)));
+  return {
+    createKey: async (name: string, spec: object) => (await request(agent, hsm, 'POST', `/keys/${name}/create?api-version=7.4`, JSON.stringify(spec), token)).body.key,
+    signRequest: (kid: string, alg: string, digest: Buffer) => requestBytes('POST', new URL(`${kid}/sign?api-version=7.4`), { Authorization: `Bearer ${token}` }, JSON.stringify({ alg, value: digest.toString('base64url') })),
+    connections,
+    stop: async () => {
+      for (const c of connections) c.close();
+      agent.destroy();
+      child.kill('SIGTERM');
+      await new Promise((r) => child.once('exit', r));
+    },
+  };
 }
 
-async function rawFigures(): Promise<Record<string, Result[]>> {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'bench-raw-'));
-  const m = Pkcs11Module.open(dir);
-  try {
-    const out: Record<string, Result[]> = {};
-    const digest = createHash('sha256').update('bench').digest();
-    for (const c of CONCURRENCY) {
-      const t = m.token(`raw${c}`, SESSIONS);
-      await t.generateRsa('01', 'rsa', 2048, Buffer.from([1, 0, 1]), { sign: true });
-      await t.generateEc('02', 'ec', 'P-256', { sign: true });
-      const rs = signMechanism(SIGN_ALGS.RS256, digest);
-      (out['RSA-2048 RS256'] ??= []).push(await run(c, async () => void (await t.sign('01', rs.mech, rs.data, 512))));
-      (out['ECDSA P-256 ES256'] ??= []).push(await run(c, async () => void (await t.sign('02', { mechanism: pkcs11js.CKM_ECDSA }, digest, 128))));
-    }
-    return out;
-  } finally {
-    m.close();
-    fs.rmSync(dir, { recursive: true, force: true });
+/**
+ * Every response must be a 200 with a signature; one in VERIFY_EVERY (and the first) is also verified with
+ * Node's crypto against the key's public JWK, so a fast wrong answer cannot pass for a sign.
+ */
+const VERIFY_EVERY = 200;
+
+async function cases(sim: Awaited<ReturnType<typeof startSimulator>>, rawToken: Token): Promise<Case[]> {
+  const message = Buffer.from('bench');
+  const digest = createHash('sha256').update(message).digest();
+  const out: Case[] = [];
+  for (const [label, spec, alg, id] of [
+    ['RSA-2048 RS256', { kty: 'RSA-HSM', key_size: 2048 }, 'RS256', '01'],
+    ['ECDSA P-256 ES256', { kty: 'EC-HSM', crv: 'P-256' }, 'ES256', '02'],
+  ] as const) {
+    const key = await sim.createKey(`bench-${alg}`, spec);
+    const publicKey = createPublicKey({ key: { ...key, kty: key.kty.replace('-HSM', '') }, format: 'jwk' });
+    const wire = sim.signRequest(key.kid, alg, digest);
+    let n = 0;
+    const simulator = async (caller: number) => {
+      const r = await sim.connections[caller].send(wire);
+      if (r.status !== 200) throw new Error(`sign failed: HTTP ${r.status} ${r.body.toString().slice(0, 200)}`);
+      const value = Buffer.from(JSON.parse(r.body.toString()).value, 'base64url');
+      if (n++ % VERIFY_EVERY === 0 && !verify('sha256', message, { key: publicKey, dsaEncoding: 'ieee-p1363' }, value)) throw new Error(`${label}: the simulator returned a signature that does not verify`);
+    };
+    if (spec.kty === 'RSA-HSM') await rawToken.generateRsa(id, label, 2048, Buffer.from([1, 0, 1]), { sign: true });
+    else await rawToken.generateEc(id, label, 'P-256', { sign: true });
+    const m = alg === 'RS256' ? signMechanism(SIGN_ALGS.RS256, digest) : { mech: { mechanism: pkcs11js.CKM_ECDSA }, data: digest };
+    const raw = async () => void (await rawToken.sign(id, m.mech, m.data, 512));
+    out.push({ label, simulator, raw });
   }
+  return out;
+}
+
+interface Row {
+  concurrency: number;
+  sim: Result[];
+  raw: Result[];
 }
 
 function opensslFigures(): Record<string, { one: number; all: number }> {
@@ -149,21 +156,52 @@ function opensslFigures(): Record<string, { one: number; all: number }> {
 }
 
 async function main(): Promise<void> {
-  console.log(`sign benchmark: ${SECONDS}s per case, ${os.cpus().length} CPUs, Node ${process.version}`);
-  const sim = await simulatorFigures();
-  const raw = await rawFigures();
-  const ossl = opensslFigures();
-  for (const label of Object.keys(sim)) {
-    console.log(`\n${label}   (openssl speed: ${ossl[label].one.toFixed(0)}/s one core, ${ossl[label].all.toFixed(0)}/s all cores)`);
-    console.log('  conc   simulator HTTPS ops/s  p50 ms  p99 ms | raw PKCS#11 ops/s  p50 ms  p99 ms | ratio');
-    CONCURRENCY.forEach((c, i) => {
-      const s = sim[label][i];
-      const r = raw[label][i];
-      console.log(
-        `  ${String(c).padStart(4)}   ${s.ops.toFixed(0).padStart(21)}  ${s.p50.toFixed(2).padStart(6)}  ${s.p99.toFixed(2).padStart(6)} | ${r.ops.toFixed(0).padStart(17)}  ${r.p50.toFixed(2).padStart(6)}  ${r.p99.toFixed(2).padStart(6)} | ${(s.ops / r.ops).toFixed(2)}`,
-      );
-    });
+  console.log(`sign benchmark: ${SECONDS}s per case, ${ROUNDS} rounds of simulator then raw per concurrency, ${os.cpus().length} CPUs, Node ${process.version}`);
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'bench-sign-'));
+  const sim = await startSimulator(dir);
+  const module = Pkcs11Module.open(path.join(dir, 'raw'));
+  const results: Record<string, Row[]> = {};
+  try {
+    const rawToken = module.token('raw', SESSIONS);
+    for (const c of await cases(sim, rawToken)) {
+      results[c.label] = [];
+      for (const concurrency of CONCURRENCY) {
+        const row: Row = { concurrency, sim: [], raw: [] };
+        await run(concurrency, c.simulator); // warm-up: JIT, TLS sessions, caches
+        for (let r = 0; r < ROUNDS; r++) {
+          row.sim.push(await run(concurrency, c.simulator));
+          row.raw.push(await run(concurrency, c.raw));
+        }
+        results[c.label].push(row);
+      }
+    }
+  } finally {
+    module.close();
+    await sim.stop();
+    fs.rmSync(dir, { recursive: true, force: true });
   }
+  const ossl = opensslFigures();
+  for (const [label, rows] of Object.entries(results)) {
+    console.log(`\n${label}   (openssl speed: ${ossl[label].one.toFixed(0)}/s one core, ${ossl[label].all.toFixed(0)}/s all cores)`);
+    console.log('  conc | simulator HTTPS ops/s  p50 ms  p99 ms | raw PKCS#11 ops/s  p50 ms  p99 ms | ratio (median; min-max of rounds)');
+    for (const { concurrency, sim: s, raw: r } of rows) {
+      const ratios = s.map((x, i) => x.ops / r[i].ops).sort((a, b) => a - b);
+      console.log(
+        `  ${String(concurrency).padStart(4)} | ${median(s.map((x) => x.ops)).toFixed(0).padStart(21)}  ${pct(s, 0.5)}  ${pct(s, 0.99)} | ${median(r.map((x) => x.ops)).toFixed(0).padStart(17)}  ${pct(r, 0.5)}  ${pct(r, 0.99)} | ${median(ratios).toFixed(2)} (${ratios[0].toFixed(2)}-${ratios[ratios.length - 1].toFixed(2)})`,
+      );
+    }
+  }
+}
+
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length % 2 ? s[s.length >> 1] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
+}
+
+/** A latency percentile over every round of a case, as a padded column. */
+function pct(rounds: Result[], p: number): string {
+  const all = rounds.flatMap((x) => x.latencies).sort((a, b) => a - b);
+  return all[Math.min(all.length - 1, Math.floor(all.length * p))].toFixed(2).padStart(6);
 }
 
 main().catch((err) => {
