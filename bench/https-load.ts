@@ -32,6 +32,7 @@ export class LoadConnection {
   /** Sends one request (as built by requestBytes) and resolves with its response. One at a time per connection. */
   send(request: Buffer): Promise<LoadResponse> {
     if (this.waiting) return Promise.reject(new Error('a request is already in flight on this connection'));
+    if (this.socket.destroyed) return Promise.reject(new Error('the connection is closed'));
     return new Promise((resolve, reject) => {
       this.waiting = { resolve, reject };
       this.socket.write(request);

@@ -90,11 +90,16 @@ async function startSimulator(dir: string) {
   const token: string = (await request(agent, e.authorityHost, 'POST', `/${e.tenantId}/oauth2/v2.0/token`, form, undefined, 'application/x-www-form-urlencoded')).body.access_token;
   const hsm: string = e.managedHsms[0].hsmUri;
   await request(agent, hsm, 'PUT', `/providers/Microsoft.Authorization/roleAssignments/${randomUUID()}?api-version=7.4`, JSON.stringify({ properties: { roleDefinitionId: '21dbd100-6940-42c2-9190-5d6cb909625b', principalId: admin } }), token);
-  const connections = await Promise.all(Array.from({ length: Math.max(...CONCURRENCY) }, () => LoadConnection.open(new URL(hsm), ca)));
+  let connections: LoadConnection[] = [];
   return {
+    /** Fresh connections for a case: the simulator closes connections idle for 30 s, as services do. */
+    connect: async (n: number) => {
+      for (const c of connections) c.close();
+      connections = await Promise.all(Array.from({ length: n }, () => LoadConnection.open(new URL(hsm), ca)));
+    },
     createKey: async (name: string, spec: object) => (await request(agent, hsm, 'POST', `/keys/${name}/create?api-version=7.4`, JSON.stringify(spec), token)).body.key,
     signRequest: (kid: string, alg: string, digest: Buffer) => requestBytes('POST', new URL(`${kid}/sign?api-version=7.4`), { Authorization: `Bearer ${token}` }, JSON.stringify({ alg, value: digest.toString('base64url') })),
-    connections,
+    connection: (caller: number) => connections[caller],
     stop: async () => {
       for (const c of connections) c.close();
       agent.destroy();
@@ -123,7 +128,7 @@ async function cases(sim: Awaited<ReturnType<typeof startSimulator>>, rawToken: 
     const wire = sim.signRequest(key.kid, alg, digest);
     let n = 0;
     const simulator = async (caller: number) => {
-      const r = await sim.connections[caller].send(wire);
+      const r = await sim.connection(caller).send(wire);
       if (r.status !== 200) throw new Error(`sign failed: HTTP ${r.status} ${r.body.toString().slice(0, 200)}`);
       const value = Buffer.from(JSON.parse(r.body.toString()).value, 'base64url');
       if (n++ % VERIFY_EVERY === 0 && !verify('sha256', message, { key: publicKey, dsaEncoding: 'ieee-p1363' }, value)) throw new Error(`${label}: the simulator returned a signature that does not verify`);
@@ -167,6 +172,7 @@ async function main(): Promise<void> {
       results[c.label] = [];
       for (const concurrency of CONCURRENCY) {
         const row: Row = { concurrency, sim: [], raw: [] };
+        await sim.connect(concurrency);
         await run(concurrency, c.simulator); // warm-up: JIT, TLS sessions, caches
         for (let r = 0; r < ROUNDS; r++) {
           row.sim.push(await run(concurrency, c.simulator));

@@ -1,8 +1,10 @@
 import * as http from 'http';
-import * as https from 'https';
+import * as tls from 'tls';
 import { AddressInfo } from 'net';
 import { randomUUID } from 'crypto';
-import { ServiceError, errors } from './errors';
+import { ErrorCodes, ServiceError, errors } from './errors';
+import { ConnectionHooks, Http1Connection, Response } from './connection';
+import { ParsedRequest } from './request-parser';
 import { Logger } from '../logger';
 
 /** Bodies above this are refused with 413 before they are buffered whole. */
@@ -27,32 +29,39 @@ export interface Reply {
 
 export type AppHandler = (ctx: RequestContext) => Promise<Reply>;
 
+/** Request heads above this are refused with 431, as Node's own limit does. */
+export const MAX_HEADER_BYTES = 16 * 1024;
+
 /**
  * An HTTPS listener that turns every request into a RequestContext, runs the handler and serialises its Reply
  * or its error in the service's shape. Anything unexpected becomes a logged 500 for that request only: no
- * input can take the process down.
+ * input can take the process down. HTTP/1.1 framing is Http1Connection's.
  */
 export class HttpsListener {
-  private readonly server: https.Server;
+  private readonly server: tls.Server;
+  private readonly sockets = new Set<tls.TLSSocket>();
   /** Handlers still running: close() waits for them so that nothing touches the token after it closes. */
   private inFlight = 0;
   private drained: Array<() => void> = [];
 
   constructor(
-    tls: { key: string; cert: string },
+    tlsFiles: { key: string; cert: string },
     private readonly handler: AppHandler,
     private readonly log: Logger,
     private readonly name: string,
   ) {
-    this.server = https.createServer({ key: tls.key, cert: tls.cert, keepAliveTimeout: 30_000 }, (req, res) => {
-      this.onRequest(req, res);
+    const hooks: ConnectionHooks = {
+      limits: { maxHeaderBytes: MAX_HEADER_BYTES, maxBodyBytes: MAX_BODY_BYTES },
+      idleTimeoutMs: 30_000,
+      handle: (request) => this.handle(request),
+      refuse: (status, message) => toResponse(randomUUID(), errorReply(refusal(status, message))),
+    };
+    this.server = tls.createServer({ key: tlsFiles.key, cert: tlsFiles.cert, ALPNProtocols: ['http/1.1'] }, (socket) => {
+      this.sockets.add(socket);
+      socket.once('close', () => this.sockets.delete(socket));
+      new Http1Connection(socket, hooks);
     });
-    // Malformed HTTP or TLS from a client: answer 400 if possible and drop that connection only.
-    this.server.on('clientError', (_err, socket) => {
-      const body = JSON.stringify(errors.badParameter('The request is not valid HTTP (request line, header or encoding).').body());
-      if (socket.writable) socket.end(`HTTP/1.1 400 Bad Request\r\nContent-Type: application/json; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`);
-      else socket.destroy();
-    });
+    // A client that fails the TLS handshake only loses its own connection.
     this.server.on('tlsClientError', () => undefined);
   }
 
@@ -71,75 +80,57 @@ export class HttpsListener {
   async close(): Promise<void> {
     await new Promise<void>((resolve) => {
       this.server.close(() => resolve());
-      this.server.closeAllConnections();
+      for (const s of this.sockets) s.destroy();
     });
     while (this.inFlight > 0) await new Promise<void>((r) => this.drained.push(r));
   }
 
-  private onRequest(req: http.IncomingMessage, res: http.ServerResponse): void {
+  private async handle(request: ParsedRequest): Promise<Response> {
     const requestId = randomUUID();
-    const chunks: Buffer[] = [];
-    let size = 0;
-    let refused = false;
-    req.on('error', () => undefined);
-    res.on('error', () => undefined);
-    req.on('data', (c: Buffer) => {
-      if (refused) return;
-      size += c.length;
-      if (size > MAX_BODY_BYTES) {
-        refused = true;
-        this.send(res, requestId, errorReply(errors.tooLarge(MAX_BODY_BYTES)), true);
-        return;
-      }
-      chunks.push(c);
-    });
-    req.on('end', () => {
-      if (refused) return;
-      let url: URL;
-      try {
-        url = new URL(req.url ?? '/', 'https://localhost');
-      } catch {
-        this.send(res, requestId, errorReply(errors.badParameter('The request URL is not valid.')));
-        return;
-      }
-      const ctx: RequestContext = {
-        method: (req.method ?? 'GET').toUpperCase(),
-        path: url.pathname,
-        query: url.searchParams,
-        headers: req.headers,
-        host: req.headers.host ?? '127.0.0.1',
-        rawBody: Buffer.concat(chunks),
-        requestId,
-      };
-      this.inFlight++;
-      const done = () => {
-        if (--this.inFlight === 0) for (const r of this.drained.splice(0)) r();
-      };
-      this.handler(ctx).finally(done).then(
-        (reply) => this.send(res, requestId, reply),
-        (err) => {
-          if (err instanceof ServiceError) this.send(res, requestId, errorReply(err));
-          else {
-            this.log.error(`${this.name}: ${ctx.method} ${ctx.path} failed (request ${requestId}): ${describe(err)}`);
-            this.send(res, requestId, errorReply(errors.internal()));
-          }
-        },
-      );
-    });
+    let url: URL;
+    try {
+      url = new URL(request.target, 'https://localhost');
+    } catch {
+      return toResponse(requestId, errorReply(errors.badParameter('The request URL is not valid.')));
+    }
+    const ctx: RequestContext = {
+      method: request.method.toUpperCase(),
+      path: url.pathname,
+      query: url.searchParams,
+      headers: request.headers,
+      host: request.headers.host ?? '127.0.0.1',
+      rawBody: request.body,
+      requestId,
+    };
+    this.inFlight++;
+    try {
+      return toResponse(requestId, await this.handler(ctx));
+    } catch (err) {
+      if (err instanceof ServiceError) return toResponse(requestId, errorReply(err));
+      this.log.error(`${this.name}: ${ctx.method} ${ctx.path} failed (request ${requestId}): ${describe(err)}`);
+      return toResponse(requestId, errorReply(errors.internal()));
+    } finally {
+      if (--this.inFlight === 0) for (const r of this.drained.splice(0)) r();
+    }
   }
+}
 
-  private send(res: http.ServerResponse, requestId: string, reply: Reply, close = false): void {
-    if (res.headersSent) return;
-    const body = reply.body === undefined ? '' : JSON.stringify(reply.body);
-    res.writeHead(reply.status, {
-      'content-type': 'application/json; charset=utf-8',
-      'content-length': Buffer.byteLength(body),
-      'x-ms-request-id': requestId,
-      ...(close ? { connection: 'close' } : {}),
-      ...reply.headers,
-    });
-    res.end(body);
+/** The service-shaped error for a request that could not be framed (or, 500, whose handler failed outright). */
+function refusal(status: number, message: string): ServiceError {
+  if (status === 413) return errors.tooLarge(MAX_BODY_BYTES);
+  if (status === 500) return errors.internal();
+  return new ServiceError(status, ErrorCodes.BadParameter, message);
+}
+
+/** The wire form of a Reply. A header value with a line break would split the response, so it is an error. */
+function toResponse(requestId: string, reply: Reply): Response {
+  const headers: Record<string, string> = { 'content-type': 'application/json; charset=utf-8', 'x-ms-request-id': requestId };
+  for (const name in reply.headers) {
+    const value = reply.headers[name];
+    if (/[\r\n]/.test(value) || /[\r\n:]/.test(name)) throw new Error(`response header ${name.slice(0, 40)} contains a line break`);
+    headers[name.toLowerCase()] = value;
   }
+  return { status: reply.status, headers, body: reply.body === undefined ? '' : JSON.stringify(reply.body) };
 }
 
 export function errorReply(err: ServiceError): Reply {
