@@ -3,7 +3,7 @@
  * SoftHSM2 token and `openssl speed` (the physical limit), at concurrency 1, 4 and 16. Prints figures only.
  * "Raw" is the simulator's own Token class on a token in this process: the same PKCS#11 calls without the
  * service, so the ratio is what HTTPS, TLS, the token check, RBAC and JSON cost.
- * Run: npx tsx bench/simulator-sign.ts [seconds-per-case, default 2] [rounds, default 3]
+ * Run: npx tsx bench/simulator-sign.ts [seconds-per-case, default 1] [rounds, default 6]
  */
 import * as fs from 'fs';
 import * as os from 'os';
@@ -17,9 +17,12 @@ import { Token } from '../simulator/pkcs11/token';
 import { LoadConnection, requestBytes } from './https-load';
 import { signMechanism, SIGN_ALGS } from '../simulator/managedhsm/algorithms';
 
-const SECONDS = Number(process.argv[2] ?? 2);
-/** Simulator and raw alternate within each round, so a machine that slows down mid-run slows both sides. */
-const ROUNDS = Number(process.argv[3] ?? 3);
+const SECONDS = Number(process.argv[2] ?? 1);
+/**
+ * Simulator, raw and service-only alternate within each round, so a machine that slows down mid-run slows every
+ * side; many short rounds give a steadier median than a few long ones on this machine, whose speed drifts.
+ */
+const ROUNDS = Number(process.argv[3] ?? 6);
 const CONCURRENCY = [1, 4, 16];
 /** PKCS#11 sessions per token on both sides: the simulator's default sessionsPerToken, so raw gets the same parallelism. */
 const SESSIONS = 4;
@@ -170,7 +173,7 @@ function opensslFigures(): Record<string, { one: number; all: number }> {
 }
 
 async function main(): Promise<void> {
-  console.log(`sign benchmark: ${SECONDS}s per case, ${ROUNDS} rounds of simulator then raw per concurrency, ${os.cpus().length} CPUs, Node ${process.version}`);
+  console.log(`sign benchmark: ${SECONDS}s per case, ${ROUNDS} rounds of simulator, raw and service-only per concurrency, ${os.cpus().length} CPUs, Node ${process.version}`);
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'bench-sign-'));
   const sim = await startSimulator(dir);
   const module = Pkcs11Module.open(path.join(dir, 'raw'));
