@@ -50,18 +50,18 @@ function split(path: string): string[] {
 
 function match(pattern: string[], parts: string[]): Record<string, string> | undefined {
   if (pattern.length !== parts.length) return undefined;
+  // Literal segments first: most patterns fail there, before any parameter is decoded.
+  for (let i = 0; i < pattern.length; i++) {
+    if (!pattern[i].startsWith(':') && pattern[i].toLowerCase() !== parts[i].toLowerCase()) return undefined;
+  }
   const params: Record<string, string> = {};
   for (let i = 0; i < pattern.length; i++) {
-    const p = pattern[i];
-    if (p.startsWith(':')) {
-      let v: string;
-      try {
-        v = decodeURIComponent(parts[i]);
-      } catch {
-        throw errors.badParameter(`The path segment '${parts[i].slice(0, 64)}' is not valid percent-encoding.`);
-      }
-      params[p.slice(1)] = v;
-    } else if (p.toLowerCase() !== parts[i].toLowerCase()) return undefined;
+    if (!pattern[i].startsWith(':')) continue;
+    try {
+      params[pattern[i].slice(1)] = decodeURIComponent(parts[i]);
+    } catch {
+      throw errors.badParameter(`The path segment '${parts[i].slice(0, 64)}' is not valid percent-encoding.`);
+    }
   }
   return params;
 }
