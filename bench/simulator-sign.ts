@@ -9,7 +9,7 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import * as https from 'https';
-import { spawn, execFileSync } from 'child_process';
+import { spawn, spawnSync, execFileSync } from 'child_process';
 import { createHash, createPublicKey, randomUUID, verify } from 'crypto';
 import * as pkcs11js from 'pkcs11js';
 import { Pkcs11Module } from '../simulator/pkcs11/module';
@@ -172,8 +172,18 @@ function opensslFigures(): Record<string, { one: number; all: number }> {
   return { 'RSA-2048 RS256': { one: one.rsa, all: all.rsa }, 'ECDSA P-256 ES256': { one: one.ec, all: all.ec } };
 }
 
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+const { threadPoolSize } = require('../scripts/thread-pool') as { threadPoolSize: () => string };
+
 async function main(): Promise<void> {
-  console.log(`sign benchmark: ${SECONDS}s per case, ${ROUNDS} rounds of simulator, raw and service-only per concurrency, ${os.cpus().length} CPUs, Node ${process.version}`);
+  // Raw signs must run on as many pool threads as the simulator's (hsmctl sets one per core), and libuv reads the
+  // size before this code runs under tsx: so the bench starts again with the variable set, once.
+  if (!process.env.UV_THREADPOOL_SIZE) {
+    const again = spawnSync(process.execPath, [...process.execArgv, process.argv[1], ...process.argv.slice(2)], { stdio: 'inherit', env: { ...process.env, UV_THREADPOOL_SIZE: threadPoolSize() } });
+    process.exitCode = again.status ?? 1;
+    return;
+  }
+  console.log(`sign benchmark: ${SECONDS}s per case, ${ROUNDS} rounds of simulator, raw and service-only per concurrency, ${os.cpus().length} CPUs, ${process.env.UV_THREADPOOL_SIZE} pool threads on both sides, Node ${process.version}`);
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'bench-sign-'));
   const sim = await startSimulator(dir);
   const module = Pkcs11Module.open(path.join(dir, 'raw'));
