@@ -46,7 +46,8 @@ export function parseRequest(buf: Buffer, limits: ParseLimits): ParseResult {
   const lines = buf.toString('latin1', start, headEnd).split('\r\n');
   const line = REQUEST_LINE.exec(lines[0]);
   if (!line) return fail(400, 'The request line is not "METHOD target HTTP/1.1".');
-  const headers: Record<string, string> = {};
+  // No prototype: a field named "constructor" or "__proto__" is just a field.
+  const headers: Record<string, string> = Object.create(null);
   let contentLength: string | undefined;
   for (let i = 1; i < lines.length; i++) {
     const l = lines[i];
@@ -61,7 +62,7 @@ export function parseRequest(buf: Buffer, limits: ParseLimits): ParseResult {
       if (contentLength !== undefined && contentLength !== value) return fail(400, 'The request has conflicting Content-Length headers.');
       contentLength = value;
     }
-    if (!(key in headers)) headers[key] = value;
+    if (headers[key] === undefined) headers[key] = value;
   }
   const minorVersion = Number(line[3]);
   const connection = (headers.connection ?? '').toLowerCase();

@@ -22,6 +22,18 @@ describe('HTTP/1.1 request framing', () => {
     expect(r.consumed).toBe(Buffer.byteLength('POST /keys/k/sign?api-version=7.4 HTTP/1.1\r\nHost: h:1\r\nContent-Length: 2\r\nX-Thing:  a b \r\n\r\n{}'));
   });
 
+  test('header names that are also Object.prototype keys are plain fields', () => {
+    const r = parse('GET / HTTP/1.1\r\nconstructor: a\r\n__proto__: b\r\ntoString: c\r\n\r\n');
+    expect(r.kind).toBe('request');
+    if (r.kind === 'request') {
+      expect(Object.entries(r.request.headers)).toEqual([
+        ['constructor', 'a'],
+        ['__proto__', 'b'],
+        ['tostring', 'c'],
+      ]);
+    }
+  });
+
   test('incomplete until the head and the whole body have arrived', () => {
     expect(parse('GET / HTTP/1.1\r\nHost: x\r\n').kind).toBe('incomplete');
     expect(parse('POST / HTTP/1.1\r\nContent-Length: 5\r\n\r\nabc').kind).toBe('incomplete');
