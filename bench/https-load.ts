@@ -66,9 +66,10 @@ export class LoadConnection {
   }
 }
 
-/** The bytes of one HTTP/1.1 request with a JSON body. */
-export function requestBytes(method: string, url: URL, headers: Record<string, string>, body: string): Buffer {
-  const lines = [`${method} ${url.pathname}${url.search} HTTP/1.1`, `Host: ${url.host}`, 'Content-Type: application/json', `Content-Length: ${Buffer.byteLength(body)}`];
+/** The bytes of one HTTP/1.1 request, with a JSON body when one is given. */
+export function requestBytes(method: string, url: URL, headers: Record<string, string>, body?: string): Buffer {
+  const lines = [`${method} ${url.pathname}${url.search} HTTP/1.1`, `Host: ${url.host}`];
+  if (body !== undefined) lines.push('Content-Type: application/json', `Content-Length: ${Buffer.byteLength(body)}`);
   for (const [k, v] of Object.entries(headers)) lines.push(`${k}: ${v}`);
-  return Buffer.from(`${lines.join('\r\n')}\r\n\r\n${body}`);
+  return Buffer.from(`${lines.join('\r\n')}\r\n\r\n${body ?? ''}`);
 }
