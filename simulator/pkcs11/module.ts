@@ -5,6 +5,7 @@ import * as pkcs11js from 'pkcs11js';
 import { Worker, SHARE_ENV } from 'worker_threads';
 import { ensurePrivateDir, writeFileAtomic, writePrivateFile } from '../fsutil';
 import { Token } from './token';
+import { SignThreads } from './sign-threads';
 
 /** Debian's softhsm2 package puts the module here; SOFTHSM2_MODULE overrides it. */
 export const DEFAULT_SOFTHSM_MODULE = '/usr/lib/softhsm/libsofthsm2.so';
@@ -19,8 +20,14 @@ export class Pkcs11Module {
   private static current: Pkcs11Module | undefined;
   private readonly tokens = new Map<string, Token>();
   private closed = false;
+  /** Started on the first sign: most processes that open a module never sign, and threads cost memory. */
+  private signThreads: SignThreads | undefined;
 
-  private constructor(readonly lib: pkcs11js.PKCS11, readonly folder: string) {}
+  private constructor(
+    readonly lib: pkcs11js.PKCS11,
+    readonly folder: string,
+    private readonly modulePath: string,
+  ) {}
 
   /** folder holds softhsm2.conf, tokens/ and pins/ (0700). */
   static open(folder: string, modulePath = process.env.SOFTHSM2_MODULE ?? DEFAULT_SOFTHSM_MODULE): Pkcs11Module {
@@ -43,7 +50,7 @@ export class Pkcs11Module {
     lib.load(modulePath);
     // CKF_OS_LOCKING_OK: requests run on libuv's thread pool; C_Initialize(NULL) would turn SoftHSM's locks off.
     lib.C_Initialize({ flags: pkcs11js.CKF_OS_LOCKING_OK });
-    const m = new Pkcs11Module(lib, folder);
+    const m = new Pkcs11Module(lib, folder, modulePath);
     Pkcs11Module.current = m;
     return m;
   }
@@ -64,7 +71,7 @@ export class Pkcs11Module {
     } else {
       pins = JSON.parse(fs.readFileSync(pinFile, 'utf8'));
     }
-    const token = new Token(this.lib, slot, label, pins.user, sessions);
+    const token = new Token(this.lib, slot, label, pins.user, sessions, () => this.signer());
     this.tokens.set(label, token);
     return token;
   }
@@ -98,9 +105,16 @@ export class Pkcs11Module {
     return slot;
   }
 
+  private signer(): SignThreads {
+    if (this.closed) throw new Error('the PKCS#11 module is closed');
+    return (this.signThreads ??= new SignThreads(this.modulePath));
+  }
+
   close(): void {
     if (this.closed) return;
     this.closed = true;
+    // The signing threads use the library too: they stop before C_Finalize, or a sign could run on a finalised library.
+    this.signThreads?.close();
     for (const t of this.tokens.values()) t.close();
     this.tokens.clear();
     try {

@@ -1,5 +1,6 @@
 import * as pkcs11js from 'pkcs11js';
 import { SessionPool } from './session-pool';
+import type { SignThreads } from './sign-threads';
 
 type Handle = Buffer;
 type Template = pkcs11js.Template;
@@ -45,6 +46,7 @@ export class Token {
     readonly label: string,
     userPin: string,
     sessions: number,
+    private readonly signer: () => SignThreads,
   ) {
     this.pool = new SessionPool(lib, slot, sessions);
     const s = this.pool.first();
@@ -279,14 +281,11 @@ export class Token {
     });
   }
 
-  /** C_SignInit + C_Sign on the private key; the signing itself runs on the thread pool. */
+  /** C_SignInit + C_Sign on the private key, together on one of the module's signing threads. */
   async sign(id: string, mech: pkcs11js.Mechanism, data: Buffer, maxOut: number): Promise<Buffer> {
     const h = this.objects(id).priv;
     if (!h) throw new Error(`key ${id} has no private key`);
-    return this.pool.use(async (s) => {
-      this.lib.C_SignInit(s, mech, h);
-      return this.lib.C_SignAsync(s, data, Buffer.alloc(maxOut));
-    });
+    return this.signer().sign(this.slot, h, mech, data, maxOut);
   }
 
   /** Verifies with the public key object; a wrong signature is false, not an error. */
