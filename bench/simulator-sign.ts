@@ -1,21 +1,21 @@
 /**
  * Sign throughput of the simulator's Managed HSM face through HTTPS, beside raw PKCS#11 calls on the same kind of
  * SoftHSM2 token and `openssl speed` (the physical limit), at concurrency 1, 4 and 16. Prints figures only.
- * "Raw" is the simulator's own Token class on a token in this process: the same PKCS#11 calls (C_SignInit, then
- * C_Sign on the thread pool) without the service, so the ratio is what HTTPS, TLS, the token check, RBAC and
- * JSON cost. (A synchronous C_Sign loop is faster still at concurrency 1: it skips the thread hand-off.)
+ * "Raw" is the simulator's own Token class on a token in this process: the same PKCS#11 calls (C_SignInit and
+ * C_Sign on the module's signing threads) without the service, so the ratio is what HTTPS, TLS, the token check,
+ * RBAC and JSON cost. The HTTPS load comes from wrk (see wrk-load.ts), which checks every response.
  * Run: npx tsx bench/simulator-sign.ts [seconds-per-case, default 1] [rounds, default 6]
  */
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import * as https from 'https';
-import { spawn, spawnSync, execFileSync } from 'child_process';
+import { spawn, execFileSync } from 'child_process';
 import { createHash, createPublicKey, randomUUID, verify } from 'crypto';
 import * as pkcs11js from 'pkcs11js';
 import { Pkcs11Module } from '../simulator/pkcs11/module';
 import { Token } from '../simulator/pkcs11/token';
-import { LoadConnection, requestBytes } from './https-load';
+import { runWrk, wrkAvailable, WrkCase } from './wrk-load';
 import { signMechanism, SIGN_ALGS } from '../simulator/managedhsm/algorithms';
 
 const SECONDS = Number(process.argv[2] ?? 1);
@@ -25,32 +25,34 @@ const SECONDS = Number(process.argv[2] ?? 1);
  */
 const ROUNDS = Number(process.argv[3] ?? 6);
 const CONCURRENCY = [1, 4, 16];
-/** PKCS#11 sessions per token on both sides: the simulator's default sessionsPerToken, so raw gets the same parallelism. */
-const SESSIONS = 4;
 
+/** One leg of one round: operations per second and latency percentiles (ms). */
 interface Result {
   ops: number;
-  latencies: number[];
+  p50: number;
+  p99: number;
 }
 
-/** One case: `concurrency` callers each looping on op for SECONDS; returns ops/s and every latency (ms). */
-async function run(concurrency: number, op: (caller: number) => Promise<void>): Promise<Result> {
+/** Raw leg: `concurrency` callers each looping on op for SECONDS, in this process. */
+async function runRaw(concurrency: number, op: () => Promise<void>): Promise<Result> {
   const latencies: number[] = [];
   const start = Date.now();
   const end = start + SECONDS * 1000;
   await Promise.all(
-    Array.from({ length: concurrency }, async (_, caller) => {
+    Array.from({ length: concurrency }, async () => {
       while (Date.now() < end) {
         const t = process.hrtime.bigint();
-        await op(caller);
+        await op();
         latencies.push(Number(process.hrtime.bigint() - t) / 1e6);
       }
     }),
   );
-  return { ops: (latencies.length * 1000) / (Date.now() - start), latencies };
+  latencies.sort((a, b) => a - b);
+  const at = (p: number) => latencies[Math.min(latencies.length - 1, Math.floor(latencies.length * p))];
+  return { ops: (latencies.length * 1000) / (Date.now() - start), p50: at(0.5), p99: at(0.99) };
 }
 
-/** Setup calls (activation, token, role, key creation) go through Node's https module; only the measured signs use LoadConnection. */
+/** Setup calls (activation, token, role, key creation) and signature checks go through Node's https module; the load is wrk's. */
 function request(agent: https.Agent, base: string, method: string, p: string, body?: string, token?: string, type = 'application/json'): Promise<{ status: number; body: any }> {
   const u = new URL(base);
   return new Promise((resolve, reject) => {
@@ -68,17 +70,7 @@ function request(agent: https.Agent, base: string, method: string, p: string, bo
   });
 }
 
-interface Case {
-  label: string;
-  /** One sign through the simulator's HTTPS face, on the caller's own connection. */
-  simulator: (caller: number) => Promise<void>;
-  /** One sign on the bench's own token through the simulator's Token class: the same PKCS#11 calls, no service. */
-  raw: () => Promise<void>;
-  /** One GET of the key through the same HTTPS path (TLS, framing, token check, RBAC, JSON) with no token work. */
-  serviceOnly: (caller: number) => Promise<void>;
-}
-
-/** The simulator runs in a child process, as users run it; the load connections and the raw token live here. */
+/** The simulator runs in a child process, as users run it; the raw token lives here. */
 async function startSimulator(dir: string) {
   const admin = randomUUID();
   fs.writeFileSync(path.join(dir, 'hsms.json'), JSON.stringify([{ name: 'bench', administrators: [admin] }]));
@@ -88,27 +80,25 @@ async function startSimulator(dir: string) {
   for (let i = 0; i < 400 && !fs.existsSync(ef); i++) await new Promise((r) => setTimeout(r, 50));
   if (!fs.existsSync(ef)) throw new Error('the simulator did not start within 20 s');
   const e = JSON.parse(fs.readFileSync(ef, 'utf8'));
-  const ca = fs.readFileSync(e.caCertificate);
-  const agent = new https.Agent({ ca, keepAlive: true });
+  const agent = new https.Agent({ ca: fs.readFileSync(e.caCertificate), keepAlive: true });
   await request(agent, e.authorityHost, 'POST', '/_simulator/managedHsms/bench/activate', '', fs.readFileSync(e.managementTokenFile, 'utf8').trim());
   const secret = fs.readFileSync(e.principals[0].secretFile, 'utf8').trim();
   const form = `grant_type=client_credentials&client_id=${admin}&client_secret=${encodeURIComponent(secret)}&scope=${encodeURIComponent('https://managedhsm.azure.net/.default')}`;
   const token: string = (await request(agent, e.authorityHost, 'POST', `/${e.tenantId}/oauth2/v2.0/token`, form, undefined, 'application/x-www-form-urlencoded')).body.access_token;
   const hsm: string = e.managedHsms[0].hsmUri;
   await request(agent, hsm, 'PUT', `/providers/Microsoft.Authorization/roleAssignments/${randomUUID()}?api-version=7.4`, JSON.stringify({ properties: { roleDefinitionId: '21dbd100-6940-42c2-9190-5d6cb909625b', principalId: admin } }), token);
-  let connections: LoadConnection[] = [];
+  const auth = { Authorization: `Bearer ${token}` };
   return {
-    /** Fresh connections for a case: the simulator closes connections idle for 30 s, as services do. */
-    connect: async (n: number) => {
-      for (const c of connections) c.close();
-      connections = await Promise.all(Array.from({ length: n }, () => LoadConnection.open(new URL(hsm), ca)));
-    },
     createKey: async (name: string, spec: object) => (await request(agent, hsm, 'POST', `/keys/${name}/create?api-version=7.4`, JSON.stringify(spec), token)).body.key,
-    getRequest: (kid: string) => requestBytes('GET', new URL(`${kid}?api-version=7.4`), { Authorization: `Bearer ${token}` }),
-    signRequest: (kid: string, alg: string, digest: Buffer) => requestBytes('POST', new URL(`${kid}/sign?api-version=7.4`), { Authorization: `Bearer ${token}` }, JSON.stringify({ alg, value: digest.toString('base64url') })),
-    connection: (caller: number) => connections[caller],
+    /** One sign through Node's https client, for the signatures the bench verifies itself. */
+    sign: async (kid: string, body: string): Promise<Buffer> => {
+      const r = await request(agent, hsm, 'POST', `${new URL(kid).pathname}/sign?api-version=7.4`, body, token);
+      if (r.status !== 200) throw new Error(`sign failed: HTTP ${r.status} ${JSON.stringify(r.body).slice(0, 200)}`);
+      return Buffer.from(r.body.value, 'base64url');
+    },
+    signCase: (kid: string, body: string, mustContain: string): WrkCase => ({ url: new URL(`${kid}/sign?api-version=7.4`), method: 'POST', headers: auth, body, mustContain }),
+    getCase: (kid: string): WrkCase => ({ url: new URL(`${kid}?api-version=7.4`), method: 'GET', headers: auth, mustContain: `"kid":"${kid}"` }),
     stop: async () => {
-      for (const c of connections) c.close();
       agent.destroy();
       child.kill('SIGTERM');
       await new Promise((r) => child.once('exit', r));
@@ -116,11 +106,20 @@ async function startSimulator(dir: string) {
   };
 }
 
-/**
- * Every response must be a 200 with a signature; one in VERIFY_EVERY (and the first) is also verified with
- * Node's crypto against the key's public JWK, so a fast wrong answer cannot pass for a sign.
- */
-const VERIFY_EVERY = 200;
+interface Case {
+  label: string;
+  /** The HTTPS sign as wrk sends it; every response must be a 200 with a body that contains mustContain. */
+  simulator: WrkCase;
+  /** The bench's own checks around each simulator leg: signatures verified with Node's crypto. */
+  verify: () => Promise<void>;
+  /** One sign on the bench's own token through the simulator's Token class: the same PKCS#11 calls, no service. */
+  raw: () => Promise<void>;
+  /** A GET of the key through the same HTTPS path (TLS, framing, token check, RBAC, JSON) with no token work. */
+  serviceOnly: WrkCase;
+}
+
+/** ECDSA signatures are randomised, so wrk checks only their shape: this many per round are verified here. */
+const EC_VERIFIED_PER_ROUND = 20;
 
 async function cases(sim: Awaited<ReturnType<typeof startSimulator>>, rawToken: Token): Promise<Case[]> {
   const message = Buffer.from('bench');
@@ -132,24 +131,22 @@ async function cases(sim: Awaited<ReturnType<typeof startSimulator>>, rawToken: 
   ] as const) {
     const key = await sim.createKey(`bench-${alg}`, spec);
     const publicKey = createPublicKey({ key: { ...key, kty: key.kty.replace('-HSM', '') }, format: 'jwk' });
-    const wire = sim.signRequest(key.kid, alg, digest);
-    let n = 0;
-    const simulator = async (caller: number) => {
-      const r = await sim.connection(caller).send(wire);
-      if (r.status !== 200) throw new Error(`sign failed: HTTP ${r.status} ${r.body.toString().slice(0, 200)}`);
-      const value = Buffer.from(JSON.parse(r.body.toString()).value, 'base64url');
-      if (n++ % VERIFY_EVERY === 0 && !verify('sha256', message, { key: publicKey, dsaEncoding: 'ieee-p1363' }, value)) throw new Error(`${label}: the simulator returned a signature that does not verify`);
+    const body = JSON.stringify({ alg, value: digest.toString('base64url') });
+    const signAndVerify = async () => {
+      const value = await sim.sign(key.kid, body);
+      if (!verify('sha256', message, { key: publicKey, dsaEncoding: 'ieee-p1363' }, value)) throw new Error(`${label}: the simulator returned a signature that does not verify`);
+      return value;
+    };
+    // RSASSA-PKCS1-v1_5 is deterministic: once one signature verifies, wrk checks every response against it byte for byte.
+    const mustContain = alg === 'RS256' ? `"value":"${(await signAndVerify()).toString('base64url')}"` : '"value":"';
+    const verifyRound = async () => {
+      for (let i = 0; i < (alg === 'RS256' ? 1 : EC_VERIFIED_PER_ROUND); i++) await signAndVerify();
     };
     if (spec.kty === 'RSA-HSM') await rawToken.generateRsa(id, label, 2048, Buffer.from([1, 0, 1]), { sign: true });
     else await rawToken.generateEc(id, label, 'P-256', { sign: true });
     const m = alg === 'RS256' ? signMechanism(SIGN_ALGS.RS256, digest) : { mech: { mechanism: pkcs11js.CKM_ECDSA }, data: digest };
     const raw = async () => void (await rawToken.sign(id, m.mech, m.data, 512));
-    const get = sim.getRequest(key.kid);
-    const serviceOnly = async (caller: number) => {
-      const r = await sim.connection(caller).send(get);
-      if (r.status !== 200) throw new Error(`key GET failed: HTTP ${r.status}`);
-    };
-    out.push({ label, simulator, raw, serviceOnly });
+    out.push({ label, simulator: sim.signCase(key.kid, body, mustContain), verify: verifyRound, raw, serviceOnly: sim.getCase(key.kid) });
   }
   return out;
 }
@@ -173,34 +170,29 @@ function opensslFigures(): Record<string, { one: number; all: number }> {
   return { 'RSA-2048 RS256': { one: one.rsa, all: all.rsa }, 'ECDSA P-256 ES256': { one: one.ec, all: all.ec } };
 }
 
-// eslint-disable-next-line @typescript-eslint/no-require-imports
-const { threadPoolSize } = require('../scripts/thread-pool') as { threadPoolSize: () => string };
-
 async function main(): Promise<void> {
-  // Raw signs must run on as many pool threads as the simulator's (hsmctl sets one per core), and libuv reads the
-  // size before this code runs under tsx: so the bench starts again with the variable set, once.
-  if (!process.env.UV_THREADPOOL_SIZE) {
-    const again = spawnSync(process.execPath, [...process.execArgv, process.argv[1], ...process.argv.slice(2)], { stdio: 'inherit', env: { ...process.env, UV_THREADPOOL_SIZE: threadPoolSize() } });
-    process.exitCode = again.status ?? 1;
+  if (!wrkAvailable()) {
+    console.error('bench: wrk is missing; install it with `bash scripts/setup-system.sh --with-bench-tools` (as root) or `apt-get install wrk`');
+    process.exitCode = 2;
     return;
   }
-  console.log(`sign benchmark: ${SECONDS}s per case, ${ROUNDS} rounds of simulator, raw and service-only per concurrency, ${os.cpus().length} CPUs, ${process.env.UV_THREADPOOL_SIZE} pool threads on both sides, Node ${process.version}`);
+  console.log(`sign benchmark: ${SECONDS}s per case, ${ROUNDS} rounds of simulator, raw and service-only per concurrency, ${os.cpus().length} CPUs, Node ${process.version}, load from wrk (1 thread)`);
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'bench-sign-'));
   const sim = await startSimulator(dir);
   const module = Pkcs11Module.open(path.join(dir, 'raw'));
   const results: Record<string, Row[]> = {};
   try {
-    const rawToken = module.token('raw', SESSIONS);
+    const rawToken = module.token('raw');
     for (const c of await cases(sim, rawToken)) {
       results[c.label] = [];
       for (const concurrency of CONCURRENCY) {
         const row: Row = { concurrency, sim: [], raw: [], serviceOnly: [] };
-        await sim.connect(concurrency);
-        await run(concurrency, c.simulator); // warm-up: JIT, TLS sessions, caches
+        runWrk(dir, c.simulator, concurrency, SECONDS); // warm-up: JIT, TLS sessions, caches
         for (let r = 0; r < ROUNDS; r++) {
-          row.sim.push(await run(concurrency, c.simulator));
-          row.raw.push(await run(concurrency, c.raw));
-          row.serviceOnly.push(await run(concurrency, c.serviceOnly));
+          row.sim.push(runWrk(dir, c.simulator, concurrency, SECONDS));
+          await c.verify();
+          row.raw.push(await runRaw(concurrency, c.raw));
+          row.serviceOnly.push(runWrk(dir, c.serviceOnly, concurrency, SECONDS));
         }
         results[c.label].push(row);
       }
@@ -222,7 +214,7 @@ async function main(): Promise<void> {
       ceilings.push(`c=${concurrency} ${median(g.map((x) => x.ops)).toFixed(0)}/s -> ratio at most ${ceiling.toFixed(2)}`);
       const ratios = s.map((x, i) => x.ops / r[i].ops).sort((a, b) => a - b);
       console.log(
-        `  ${String(concurrency).padStart(4)} | ${median(s.map((x) => x.ops)).toFixed(0).padStart(21)}  ${pct(s, 0.5)}  ${pct(s, 0.99)} | ${median(r.map((x) => x.ops)).toFixed(0).padStart(17)}  ${pct(r, 0.5)}  ${pct(r, 0.99)} | ${median(ratios).toFixed(2)} (${ratios[0].toFixed(2)}-${ratios[ratios.length - 1].toFixed(2)})`,
+        `  ${String(concurrency).padStart(4)} | ${figures(s, 21)} | ${figures(r, 17)} | ${median(ratios).toFixed(2)} (${ratios[0].toFixed(2)}-${ratios[ratios.length - 1].toFixed(2)})`,
       );
     }
     console.log(`  service alone (GET of the key through the same HTTPS path, no token work): ${ceilings.join('; ')}`);
@@ -234,10 +226,9 @@ function median(xs: number[]): number {
   return s.length % 2 ? s[s.length >> 1] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
 }
 
-/** A latency percentile over every round of a case, as a padded column. */
-function pct(rounds: Result[], p: number): string {
-  const all = rounds.flatMap((x) => x.latencies).sort((a, b) => a - b);
-  return all[Math.min(all.length - 1, Math.floor(all.length * p))].toFixed(2).padStart(6);
+/** Median ops/s and median p50/p99 across rounds, as padded columns. */
+function figures(rounds: Result[], width: number): string {
+  return `${median(rounds.map((x) => x.ops)).toFixed(0).padStart(width)}  ${median(rounds.map((x) => x.p50)).toFixed(2).padStart(6)}  ${median(rounds.map((x) => x.p99)).toFixed(2).padStart(6)}`;
 }
 
 main().catch((err) => {

@@ -1,14 +1,16 @@
 #!/usr/bin/env bash
 # Installs the Debian packages the simulator and its tests use: SoftHSM2 (the keys), OpenSC's pkcs11-tool,
 # OpenSSH and sshpass (clients of the simulated Luna appliance), openssl. With --with-test-tools also the
-# Azure CLI, whose offline security-domain restore-blob the tests use to check the simulator's file format.
+# Azure CLI, whose offline security-domain restore-blob the tests use to check the simulator's file format;
+# with --with-bench-tools also wrk, the HTTPS load generator of bench/simulator-sign.ts.
 # Needs root, or says what to run.
 set -euo pipefail
 packages=(softhsm2 opensc openssh-client sshpass openssl)
 case "${1:-}" in
   '') ;;
   --with-test-tools) packages+=(azure-cli) ;;
-  *) echo "setup-system: unknown argument $1; allowed: --with-test-tools" >&2; exit 2 ;;
+  --with-bench-tools) packages+=(wrk) ;;
+  *) echo "setup-system: unknown argument $1; allowed: --with-test-tools, --with-bench-tools" >&2; exit 2 ;;
 esac
 missing=()
 for p in "${packages[@]}"; do
