@@ -4,6 +4,7 @@
  * "Raw" is the simulator's own Token class on a token in this process: the same PKCS#11 calls (C_SignInit and
  * C_Sign on the module's signing threads) without the service, so the ratio is what HTTPS, TLS, the token check,
  * RBAC and JSON cost. The HTTPS load comes from wrk (see wrk-load.ts), which checks every response.
+ * A bare TLS server signing on the same threads (tls-floor-server.ts) shows what any Node HTTPS service reaches here.
  * Run: npx tsx bench/simulator-sign.ts [seconds-per-case, default 1] [rounds, default 6]
  */
 import * as fs from 'fs';
@@ -106,6 +107,22 @@ async function startSimulator(dir: string) {
   };
 }
 
+/** The bare TLS signing server of tls-floor-server.ts, in its own process like the simulator. */
+async function startFloor(dir: string) {
+  const child = spawn(process.execPath, ['-r', 'tsx/cjs', 'bench/tls-floor-server.ts', dir], { cwd: path.resolve(__dirname, '..'), stdio: ['ignore', 'pipe', 'inherit'] });
+  const port = await new Promise<number>((resolve, reject) => {
+    child.stdout.once('data', (d: Buffer) => resolve(JSON.parse(d.toString()).port));
+    child.once('exit', (code) => reject(new Error(`the floor server exited (${code}) before it was ready`)));
+  });
+  return {
+    signCase: (digest: Buffer): WrkCase => ({ url: new URL(`https://127.0.0.1:${port}/sign`), method: 'POST', headers: {}, body: JSON.stringify({ alg: 'RS256', value: digest.toString('base64url') }), mustContain: '"value":"' }),
+    stop: async () => {
+      child.kill('SIGTERM');
+      await new Promise((r) => child.once('exit', r));
+    },
+  };
+}
+
 interface Case {
   label: string;
   /** The HTTPS sign as wrk sends it; every response must be a 200 with a body that contains mustContain. */
@@ -116,12 +133,14 @@ interface Case {
   raw: () => Promise<void>;
   /** A GET of the key through the same HTTPS path (TLS, framing, token check, RBAC, JSON) with no token work. */
   serviceOnly: WrkCase;
+  /** RS256 only: the same sign through the bare TLS server of tls-floor-server.ts. */
+  floor?: WrkCase;
 }
 
 /** ECDSA signatures are randomised, so wrk checks only their shape: this many per round are verified here. */
 const EC_VERIFIED_PER_ROUND = 20;
 
-async function cases(sim: Awaited<ReturnType<typeof startSimulator>>, rawToken: Token): Promise<Case[]> {
+async function cases(sim: Awaited<ReturnType<typeof startSimulator>>, floor: Awaited<ReturnType<typeof startFloor>>, rawToken: Token): Promise<Case[]> {
   const message = Buffer.from('bench');
   const digest = createHash('sha256').update(message).digest();
   const out: Case[] = [];
@@ -146,7 +165,7 @@ async function cases(sim: Awaited<ReturnType<typeof startSimulator>>, rawToken: 
     else await rawToken.generateEc(id, label, 'P-256', { sign: true });
     const m = alg === 'RS256' ? signMechanism(SIGN_ALGS.RS256, digest) : { mech: { mechanism: pkcs11js.CKM_ECDSA }, data: digest };
     const raw = async () => void (await rawToken.sign(id, m.mech, m.data, 512));
-    out.push({ label, simulator: sim.signCase(key.kid, body, mustContain), verify: verifyRound, raw, serviceOnly: sim.getCase(key.kid) });
+    out.push({ label, simulator: sim.signCase(key.kid, body, mustContain), verify: verifyRound, raw, serviceOnly: sim.getCase(key.kid), floor: alg === 'RS256' ? floor.signCase(digest) : undefined });
   }
   return out;
 }
@@ -156,6 +175,7 @@ interface Row {
   sim: Result[];
   raw: Result[];
   serviceOnly: Result[];
+  floor: Result[];
 }
 
 function opensslFigures(): Record<string, { one: number; all: number }> {
@@ -176,23 +196,25 @@ async function main(): Promise<void> {
     process.exitCode = 2;
     return;
   }
-  console.log(`sign benchmark: ${SECONDS}s per case, ${ROUNDS} rounds of simulator, raw and service-only per concurrency, ${os.cpus().length} CPUs, Node ${process.version}, load from wrk (1 thread)`);
+  console.log(`sign benchmark: ${SECONDS}s per case, ${ROUNDS} rounds of simulator, raw, service-only and (RSA) bare-TLS floor per concurrency, ${os.cpus().length} CPUs, Node ${process.version}, load from wrk (1 thread)`);
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'bench-sign-'));
   const sim = await startSimulator(dir);
+  const floor = await startFloor(path.join(dir, 'floor'));
   const module = Pkcs11Module.open(path.join(dir, 'raw'));
   const results: Record<string, Row[]> = {};
   try {
     const rawToken = module.token('raw');
-    for (const c of await cases(sim, rawToken)) {
+    for (const c of await cases(sim, floor, rawToken)) {
       results[c.label] = [];
       for (const concurrency of CONCURRENCY) {
-        const row: Row = { concurrency, sim: [], raw: [], serviceOnly: [] };
+        const row: Row = { concurrency, sim: [], raw: [], serviceOnly: [], floor: [] };
         runWrk(dir, c.simulator, concurrency, SECONDS); // warm-up: JIT, TLS sessions, caches
         for (let r = 0; r < ROUNDS; r++) {
           row.sim.push(runWrk(dir, c.simulator, concurrency, SECONDS));
           await c.verify();
           row.raw.push(await runRaw(concurrency, c.raw));
           row.serviceOnly.push(runWrk(dir, c.serviceOnly, concurrency, SECONDS));
+          if (c.floor) row.floor.push(runWrk(dir, c.floor, concurrency, SECONDS));
         }
         results[c.label].push(row);
       }
@@ -200,6 +222,7 @@ async function main(): Promise<void> {
   } finally {
     module.close();
     await sim.stop();
+    await floor.stop();
     fs.rmSync(dir, { recursive: true, force: true });
   }
   const ossl = opensslFigures();
@@ -207,7 +230,9 @@ async function main(): Promise<void> {
     console.log(`\n${label}   (openssl speed: ${ossl[label].one.toFixed(0)}/s one core, ${ossl[label].all.toFixed(0)}/s all cores)`);
     console.log('  conc | simulator HTTPS ops/s  p50 ms  p99 ms | raw PKCS#11 ops/s  p50 ms  p99 ms | ratio (median; min-max of rounds)');
     const ceilings: string[] = [];
-    for (const { concurrency, sim: s, raw: r, serviceOnly: g } of rows) {
+    const floors: string[] = [];
+    for (const { concurrency, sim: s, raw: r, serviceOnly: g, floor: f } of rows) {
+      if (f.length > 0) floors.push(`c=${concurrency} ${median(f.map((x) => x.ops)).toFixed(0)}/s, ratio ${median(f.map((x, i) => x.ops / r[i].ops)).toFixed(2)}`);
       // A sign costs at least a raw sign plus the service work of a request (back to back in latency, or side
       // by side in CPU once the cores are saturated): the ratio that leaves is the best the service allows.
       const ceiling = median(g.map((x, i) => 1 / (1 + r[i].ops / x.ops)));
@@ -218,6 +243,7 @@ async function main(): Promise<void> {
       );
     }
     console.log(`  service alone (GET of the key through the same HTTPS path, no token work): ${ceilings.join('; ')}`);
+    if (floors.length > 0) console.log(`  bare TLS server signing on the same threads (tls-floor-server.ts; what any Node HTTPS service can reach here): ${floors.join('; ')}`);
   }
 }
 
