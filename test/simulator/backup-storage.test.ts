@@ -14,12 +14,7 @@ describe('full backup to blob storage (Azurite) and restore', () => {
   let work: string;
   let src: ManagedHsmAdminClient;
   let storage: { containerUri: string; sas: string };
-  const clients: ManagedHsmAdminClient[] = [];
-  const admin = (uri: string) => {
-    const c = new ManagedHsmAdminClient(uri, h.admin.credential, { ca: h.sim.caCert, pollIntervalMs: 20 });
-    clients.push(c);
-    return c;
-  };
+  const admin = (uri: string) => h.adminClient(uri);
 
   beforeAll(async () => {
     work = Harness.tempDir('backup-work-');
@@ -29,7 +24,6 @@ describe('full backup to blob storage (Azurite) and restore', () => {
     storage = await az.containerSas('mhsm-backups');
   });
   afterAll(async () => {
-    for (const c of clients) c.close();
     await h.close();
     await az.stop();
     fs.rmSync(work, { recursive: true, force: true });

@@ -6,6 +6,7 @@ import { randomUUID } from 'crypto';
 import { ClientSecretCredential } from '@azure/identity';
 import { KeyClient, CryptographyClient } from '@azure/keyvault-keys';
 import { startSimulator, SimulatorHandle } from '../../simulator';
+import { ManagedHsmAdminClient } from '../../scripts/clients/mhsm-admin';
 import { consoleLogger, silentLogger } from '../../simulator/logger';
 
 /** SIMULATOR_LOG=1 shows the simulator's log while debugging a test. */
@@ -22,6 +23,8 @@ export interface Principal {
 
 /** A simulator in a temp folder plus helpers that talk to it only through real clients and HTTPS. */
 export class Harness {
+  private readonly adminClients: ManagedHsmAdminClient[] = [];
+
   private constructor(
     readonly sim: SimulatorHandle,
     readonly dir: string,
@@ -92,7 +95,15 @@ export class Harness {
     if (res.status !== 201) throw new Error(`role assignment failed: ${res.status} ${JSON.stringify(res.body)}`);
   }
 
+  /** The administrator's security-domain and backup client for an HSM (default hsm1); close() closes it. */
+  adminClient(uri = this.hsmUri): ManagedHsmAdminClient {
+    const c = new ManagedHsmAdminClient(uri, this.admin.credential, { ca: this.sim.caCert, pollIntervalMs: 20 });
+    this.adminClients.push(c);
+    return c;
+  }
+
   async close(): Promise<void> {
+    for (const c of this.adminClients) c.close();
     await this.sim.close();
     fs.rmSync(this.dir, { recursive: true, force: true });
   }

@@ -2,7 +2,6 @@ import * as fs from 'fs';
 import * as path from 'path';
 import { execFileSync } from 'child_process';
 import { Harness } from './harness';
-import { ManagedHsmAdminClient } from '../../scripts/clients/mhsm-admin';
 import { downloadSecurityDomain, keyFiles, makeWrappingKeys } from '../../scripts/ceremonies/security-domain';
 import { derToPem } from '../../simulator/managedhsm/x509';
 
@@ -15,19 +14,13 @@ import { derToPem } from '../../simulator/managedhsm/x509';
 describe('security domain files and the Azure CLI', () => {
   let h: Harness;
   let work: string;
-  const clients: ManagedHsmAdminClient[] = [];
-  const admin = (uri: string) => {
-    const c = new ManagedHsmAdminClient(uri, h.admin.credential, { ca: h.sim.caCert, pollIntervalMs: 20 });
-    clients.push(c);
-    return c;
-  };
+  const admin = (uri: string) => h.adminClient(uri);
 
   beforeAll(async () => {
     h = await Harness.start({ activate: false });
     work = Harness.tempDir('sd-azcli-');
   });
   afterAll(async () => {
-    for (const c of clients) c.close();
     await h.close();
     fs.rmSync(work, { recursive: true, force: true });
   });

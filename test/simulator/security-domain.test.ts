@@ -20,8 +20,7 @@ describe('security domain: download, recovery, same-domain semantics', () => {
   let h: Harness;
   let work: string;
   let sdDir: string;
-  let admin: (uri: string) => ManagedHsmAdminClient;
-  const clients: ManagedHsmAdminClient[] = [];
+  const admin = (uri: string) => h.adminClient(uri);
   const N = 4;
   const M = 3;
 
@@ -29,14 +28,8 @@ describe('security domain: download, recovery, same-domain semantics', () => {
     h = await Harness.start({ activate: false });
     work = Harness.tempDir('sd-work-');
     sdDir = path.join(work, 'sd');
-    admin = (uri) => {
-      const c = new ManagedHsmAdminClient(uri, h.admin.credential, { ca: h.sim.caCert, pollIntervalMs: 20 });
-      clients.push(c);
-      return c;
-    };
   });
   afterAll(async () => {
-    for (const c of clients) c.close();
     await h.close();
     fs.rmSync(work, { recursive: true, force: true });
   });
@@ -77,8 +70,11 @@ describe('security domain: download, recovery, same-domain semantics', () => {
     const res = await h.request('GET', '/securitydomain/upload?api-version=7.4', undefined, stranger, undefined);
     expect(res.status).toBe(403);
     const c = new ManagedHsmAdminClient(hsm.hsmUri, stranger.credential, { ca: h.sim.caCert });
-    clients.push(c);
-    await expect(c.exchangeKey()).rejects.toMatchObject({ status: 403, code: ErrorCodes.Forbidden });
+    try {
+      await expect(c.exchangeKey()).rejects.toMatchObject({ status: 403, code: ErrorCodes.Forbidden });
+    } finally {
+      c.close();
+    }
     expect(hsm.record().recovery).toBeUndefined();
   });
 
