@@ -67,7 +67,6 @@ export function parseRequest(buf: Buffer, limits: ParseLimits): ParseResult {
   const minorVersion = Number(line[3]);
   const connection = (headers.connection ?? '').toLowerCase();
   const close = minorVersion === 0 ? !/\bkeep-alive\b/.test(connection) : /\bclose\b/.test(connection);
-  const head = { method: line[1], target: line[2], minorVersion, headers, close };
   const bodyStart = headEnd + 4;
 
   const expect = headers.expect?.toLowerCase();
@@ -77,16 +76,24 @@ export function parseRequest(buf: Buffer, limits: ParseLimits): ParseResult {
     if (contentLength !== undefined) return fail(400, 'The request has both Transfer-Encoding and Content-Length.');
     if (transferEncoding !== 'chunked') return fail(501, `Transfer-Encoding '${transferEncoding.slice(0, 40)}' is not supported; only chunked.`);
     const chunked = readChunked(buf, bodyStart, limits.maxBodyBytes);
-    if (chunked.kind === 'request') return { kind: 'request', request: { ...head, body: chunked.body }, consumed: chunked.end };
+    if (chunked.kind === 'request') return { kind: 'request', request: parsedRequest(line[1], line[2], minorVersion, headers, chunked.body, close), consumed: chunked.end };
     if (chunked.kind === 'incomplete') return incomplete(expect !== undefined && buf.length === bodyStart);
     return chunked;
   }
-  if (contentLength === undefined) return { kind: 'request', request: { ...head, body: Buffer.alloc(0) }, consumed: bodyStart };
+  if (contentLength === undefined) return { kind: 'request', request: parsedRequest(line[1], line[2], minorVersion, headers, Buffer.alloc(0), close), consumed: bodyStart };
   if (!/^\d{1,15}$/.test(contentLength)) return fail(400, `Content-Length '${contentLength.slice(0, 20)}' is not a number of bytes.`);
   const length = Number(contentLength);
   if (length > limits.maxBodyBytes) return fail(413, `The request body is larger than the limit of ${limits.maxBodyBytes} bytes.`);
   if (buf.length < bodyStart + length) return incomplete(expect !== undefined && buf.length === bodyStart && length > 0);
-  return { kind: 'request', request: { ...head, body: buf.subarray(bodyStart, bodyStart + length) }, consumed: bodyStart + length };
+  return { kind: 'request', request: parsedRequest(line[1], line[2], minorVersion, headers, buf.subarray(bodyStart, bodyStart + length), close), consumed: bodyStart + length };
+}
+
+/**
+ * Each request object is built whole, never spread: a spread plus one more field takes V8's slow path and gives
+ * every request its own hidden class, which made every later read of it an inline-cache miss.
+ */
+function parsedRequest(method: string, target: string, minorVersion: number, headers: Record<string, string>, body: Buffer, close: boolean): ParsedRequest {
+  return { method, target, minorVersion, headers, body, close };
 }
 
 type ChunkedResult = { kind: 'request'; body: Buffer; end: number } | { kind: 'incomplete' } | { kind: 'error'; status: number; message: string };

@@ -5,6 +5,7 @@ export type Handler<C extends RequestContext = RequestContext> = (ctx: C, params
 
 interface Route<C extends RequestContext> {
   method: string;
+  /** Literal segments lower-cased, parameters as ":name". */
   segments: string[];
   handler: Handler<C>;
 }
@@ -17,7 +18,7 @@ export class Router<C extends RequestContext = RequestContext> {
   private readonly routes: Route<C>[] = [];
 
   add(method: string, pattern: string, handler: Handler<C>): this {
-    this.routes.push({ method, segments: split(pattern), handler });
+    this.routes.push({ method, segments: split(pattern).map((x) => (x.startsWith(':') ? x : x.toLowerCase())), handler });
     return this;
   }
 
@@ -31,9 +32,10 @@ export class Router<C extends RequestContext = RequestContext> {
   /** The route for METHOD + path; 'method' when only another method matches; undefined when nothing does. */
   find(method: string, path: string): { handler: Handler<C>; params: Record<string, string> } | 'method' | undefined {
     const parts = split(path);
+    const lower = parts.map((x) => x.toLowerCase());
     let pathMatched = false;
     for (const r of this.routes) {
-      const params = match(r.segments, parts);
+      const params = match(r.segments, parts, lower);
       if (!params) continue;
       pathMatched = true;
       if (r.method === method) return { handler: r.handler, params };
@@ -44,15 +46,18 @@ export class Router<C extends RequestContext = RequestContext> {
 
 /** One trailing slash is dropped: KeyClient asks for the latest version as /keys/{name}/. */
 function split(path: string): string[] {
-  const p = path.replace(/^\/+/, '').replace(/\/$/, '');
-  return p === '' ? [] : p.split('/');
+  let start = 0;
+  while (path.charCodeAt(start) === 0x2f) start++;
+  const end = path.length > start && path.endsWith('/') ? path.length - 1 : path.length;
+  return start >= end ? [] : path.slice(start, end).split('/');
 }
 
-function match(pattern: string[], parts: string[]): Record<string, string> | undefined {
+/** `lower` is `parts` lower-cased: literal segments match case-insensitively, as the service's routes do. */
+function match(pattern: string[], parts: string[], lower: string[]): Record<string, string> | undefined {
   if (pattern.length !== parts.length) return undefined;
   // Literal segments first: most patterns fail there, before any parameter is decoded.
   for (let i = 0; i < pattern.length; i++) {
-    if (!pattern[i].startsWith(':') && pattern[i].toLowerCase() !== parts[i].toLowerCase()) return undefined;
+    if (!pattern[i].startsWith(':') && pattern[i] !== lower[i]) return undefined;
   }
   const params: Record<string, string> = {};
   for (let i = 0; i < pattern.length; i++) {

@@ -87,16 +87,12 @@ export class HttpsListener {
 
   private async handle(request: ParsedRequest): Promise<Response> {
     const requestId = randomUUID();
-    let url: URL;
-    try {
-      url = new URL(request.target, 'https://localhost');
-    } catch {
-      return toResponse(requestId, errorReply(errors.badParameter('The request URL is not valid.')));
-    }
+    const target = splitTarget(request.target);
+    if (!target) return toResponse(requestId, errorReply(errors.badParameter('The request URL is not valid.')));
     const ctx: RequestContext = {
       method: request.method.toUpperCase(),
-      path: url.pathname,
-      query: url.searchParams,
+      path: target.path,
+      query: target.query,
       headers: request.headers,
       host: request.headers.host ?? '127.0.0.1',
       rawBody: request.body,
@@ -112,6 +108,25 @@ export class HttpsListener {
     } finally {
       if (--this.inFlight === 0) for (const r of this.drained.splice(0)) r();
     }
+  }
+}
+
+/**
+ * Path: no dot segments, no percent-escapes, no leading "//" (a host to URL parsing), nothing it would rewrite.
+ * Query: form-encoded characters only. Such targets (every request the Azure SDK sends) skip the URL parser,
+ * ~5% of the event loop's work for a sign; URLSearchParams reads the query exactly as URL's searchParams does.
+ */
+const PLAIN_TARGET = /^(\/(?:[A-Za-z0-9_~-][A-Za-z0-9_~\/-]*)?)(?:\?([A-Za-z0-9_~.=&%+\-]*))?$/;
+
+/** Path and query of a request-target as WHATWG URL parsing gives them; undefined when it is no URL. */
+export function splitTarget(target: string): { path: string; query: URLSearchParams } | undefined {
+  const plain = PLAIN_TARGET.exec(target);
+  if (plain) return { path: plain[1], query: new URLSearchParams(plain[2] ?? '') };
+  try {
+    const url = new URL(target, 'https://localhost');
+    return { path: url.pathname, query: url.searchParams };
+  } catch {
+    return undefined;
   }
 }
 
