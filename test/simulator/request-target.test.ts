@@ -1,7 +1,6 @@
-import { splitTarget } from '../../simulator/http/server';
+import { RequestContext, splitTarget } from '../../simulator/http/server';
 import { Router } from '../../simulator/http/router';
 import { ServiceError } from '../../simulator/http/errors';
-import { RequestContext } from '../../simulator/http/server';
 
 /** What WHATWG URL parsing makes of a request-target: the answer splitTarget's fast path must give too. */
 function viaUrl(target: string): { path: string; query: string } | undefined {
