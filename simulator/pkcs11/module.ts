@@ -48,7 +48,8 @@ export class Pkcs11Module {
     setRealEnv('SOFTHSM2_CONF', conf);
     const lib = new pkcs11js.PKCS11();
     lib.load(modulePath);
-    // CKF_OS_LOCKING_OK: calls come from libuv's pool and the signing threads; C_Initialize(NULL) would turn SoftHSM's locks off.
+    // CKF_OS_LOCKING_OK: calls come from libuv's pool and the signing threads;
+    // C_Initialize(NULL) would turn SoftHSM's locks off.
     lib.C_Initialize({ flags: pkcs11js.CKF_OS_LOCKING_OK });
     const m = new Pkcs11Module(lib, folder, modulePath);
     Pkcs11Module.current = m;
