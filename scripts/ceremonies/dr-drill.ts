@@ -9,7 +9,8 @@ import { silentLogger } from '../../simulator/logger';
 import { Azurite, startAzurite } from '../../simulator/storage/azurite';
 import { ManagedHsmAdminClient, ROLES } from '../clients/mhsm-admin';
 import { readEndpoints, simulatorCredential } from '../clients/target';
-import { CeremonyError, SD_FILE, downloadSecurityDomain, isActivated, keyFiles, loadWrappingKeys, makeWrappingKeys, recoverSecurityDomain } from './security-domain';
+import { SD_FILE, downloadSecurityDomain, isActivated, keyFiles, loadWrappingKeys, makeWrappingKeys, recoverSecurityDomain } from './security-domain';
+import { CeremonyError } from '../failure';
 
 /**
  * The disaster-recovery drill of the Managed HSM runbook (seed 002, phase 4), end to end and timed: an active

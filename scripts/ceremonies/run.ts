@@ -1,22 +1,5 @@
 import * as fs from 'fs';
 import { UsageError, ParsedFlags } from '../flags';
-import { HsmRequestError } from '../clients/mhsm-admin';
-import { CeremonyError } from './security-domain';
-
-/**
- * Runs a ceremony command: usage errors go back to the CLI (exit 2); every other failure is printed as one
- * line naming the command and returns 1. Messages come from our code or the service, never from secrets.
- */
-export async function guarded(path: readonly string[], fn: () => Promise<number>): Promise<number> {
-  try {
-    return await fn();
-  } catch (err) {
-    if (err instanceof UsageError) throw err;
-    const kind = err instanceof HsmRequestError ? 'the HSM refused' : err instanceof CeremonyError ? 'error' : 'failed';
-    console.error(`hsmctl ${path.join(' ')}: ${kind}: ${(err as Error)?.message ?? String(err)}`);
-    return 1;
-  }
-}
 
 export function intFlag(flags: ParsedFlags, name: string, def: number, min: number, max: number): number {
   const v = flags[name];

@@ -1,11 +1,11 @@
 import * as fs from 'fs';
 import * as path from 'path';
-import { X509Certificate, createHash, createPrivateKey, generateKeyPair, sign as nodeSign, KeyObject } from 'crypto';
-import { promisify } from 'util';
+import { X509Certificate, createHash, createPrivateKey, KeyObject } from 'crypto';
 import { ensurePrivateDir, writeFileAtomic, writePrivateFile } from '../../simulator/fsutil';
-import { selfSignedCertificate, derToPem, readCertificate, rsaPublicJwk } from '../../simulator/managedhsm/x509';
-import { SdFormatError, WrappingKey, decryptData, makeRestoreBlob, parseSecurityDomainFile, recoverMasterKey, x5tS256 } from '../../simulator/managedhsm/sd-format';
+import { selfSignedRsa } from '../clients/openssl';
+import { SdFormatError, WrappingKey, decryptData, makeRestoreBlob, parseSecurityDomainFile, recoverMasterKey, x5tS256 } from '../../formats/security-domain-file';
 import { CertificateJwk, ManagedHsmAdminClient, SdStatus } from '../clients/mhsm-admin';
+import { CeremonyError } from '../failure';
 
 /**
  * The security-domain ceremonies as library functions (the sd commands and the DR drill call them): make the
@@ -16,10 +16,6 @@ import { CertificateJwk, ManagedHsmAdminClient, SdStatus } from '../clients/mhsm
 export const MIN_KEY_BITS = 2048;
 export const SD_FILE = 'security-domain.json';
 
-/** A user-facing failure of a ceremony (exit code 1), with a message that says what to do. */
-export class CeremonyError extends Error {}
-
-const generateKeyPairAsync = promisify(generateKeyPair);
 
 export interface MadeKeys {
   keys: WrappingKey[];
@@ -31,23 +27,10 @@ export function keyFiles(dir: string, n: number): Array<{ key: string; cer: stri
   return Array.from({ length: n }, (_, i) => ({ key: path.join(dir, `cert_${i}.key`), cer: path.join(dir, `cert_${i}.cer`) }));
 }
 
-/** Makes N RSA key pairs and self-signed certificates in memory (generation runs on the thread pool). */
+/** Makes N RSA key pairs and self-signed certificates with openssl, as the runbooks do; kept in memory until written. */
 export async function makeWrappingKeys(n: number, bits: number, days: number, subject = 'Managed HSM security domain'): Promise<Array<{ privateKey: KeyObject; certificate: X509Certificate }>> {
   if (!Number.isInteger(bits) || bits < MIN_KEY_BITS) throw new CeremonyError(`key size must be at least ${MIN_KEY_BITS} bits; got ${bits}`);
-  return Promise.all(
-    Array.from({ length: n }, async (_, i) => {
-      const { privateKey, publicKey } = await generateKeyPairAsync('rsa', { modulusLength: bits, publicExponent: 65537 });
-      const notBefore = new Date(Date.now() - 60_000);
-      const der = await selfSignedCertificate({
-        commonName: `${subject} ${i}`,
-        publicKey,
-        notBefore,
-        notAfter: new Date(notBefore.getTime() + days * 86400_000),
-        sign: (tbs) => nodeSign('sha256', tbs, privateKey),
-      });
-      return { privateKey, certificate: new X509Certificate(der) };
-    }),
-  );
+  return Promise.all(Array.from({ length: n }, (_, i) => selfSignedRsa(bits, days, `${subject} ${i}`)));
 }
 
 /** Refuses to overwrite: every target file must be absent. */
@@ -61,14 +44,14 @@ export function writeWrappingKeys(dir: string, made: Array<{ privateKey: KeyObje
   const files = keyFiles(dir, made.length);
   made.forEach((m, i) => {
     writePrivateFile(files[i].key, m.privateKey.export({ type: 'pkcs8', format: 'pem' }) as string);
-    writeFileAtomic(files[i].cer, derToPem(m.certificate.raw), 0o644);
+    writeFileAtomic(files[i].cer, m.certificate.toString(), 0o644);
   });
   return files;
 }
 
 /** The JWK the download call takes for a certificate (as `az keyvault security-domain download` builds it). */
 export function certificateJwk(cert: X509Certificate): CertificateJwk {
-  const pub = rsaPublicJwk(cert);
+  const pub = rsaPublicOf(cert);
   if (!pub || pub.bits < MIN_KEY_BITS) throw new CeremonyError(`${cert.subject}: a security-domain certificate must hold an RSA key of at least ${MIN_KEY_BITS} bits`);
   return {
     kty: 'RSA',
@@ -82,6 +65,12 @@ export function certificateJwk(cert: X509Certificate): CertificateJwk {
   };
 }
 
+function rsaPublicOf(cert: X509Certificate): { n: string; e: string; bits: number } | undefined {
+  const jwk = cert.publicKey.export({ format: 'jwk' });
+  if (jwk.kty !== 'RSA' || !jwk.n || !jwk.e) return undefined;
+  return { n: jwk.n, e: jwk.e, bits: cert.publicKey.asymmetricKeyDetails?.modulusLength ?? Buffer.from(jwk.n, 'base64url').length * 8 };
+}
+
 export function readCertificateFile(file: string): X509Certificate {
   let data: Buffer;
   try {
@@ -90,9 +79,9 @@ export function readCertificateFile(file: string): X509Certificate {
     throw new CeremonyError(`${file}: ${(err as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (err as Error).message}`);
   }
   try {
-    return readCertificate(data);
-  } catch (err) {
-    throw new CeremonyError(`${file}: ${(err as Error).message}`);
+    return new X509Certificate(data);
+  } catch {
+    throw new CeremonyError(`${file}: not an X.509 certificate (PEM or DER expected)`);
   }
 }
 
@@ -201,7 +190,7 @@ export async function recoverSecurityDomain(client: ManagedHsmAdminClient, sdTex
   }
   const jwk = await client.exchangeKey();
   const exchange = new X509Certificate(Buffer.from(jwk.x5c[0], 'base64'));
-  if (exchangeOut) writeFileAtomic(exchangeOut, derToPem(exchange.raw), 0o644);
+  if (exchangeOut) writeFileAtomic(exchangeOut, exchange.toString(), 0o644);
   const blob = restoreBlob(sdText, exchange, keys);
   await client.uploadSecurityDomain(blob);
   const status = await client.waitSecurityDomain('upload');

@@ -70,7 +70,7 @@ export class ManagedHsmAdminClient {
   async request<T>(method: string, path: string, body?: unknown): Promise<{ status: number; body: T }> {
     const token = await this.credential.getToken(SCOPE);
     if (!token) throw new Error('the credential returned no token for https://managedhsm.azure.net');
-    const sep = path.includes('?') ? '&' : '?';
+    const withVersion = /[?&]api-version=/.test(path) ? path : `${path}${path.includes('?') ? '&' : '?'}api-version=${API_VERSION}`;
     const data = body === undefined ? undefined : Buffer.from(JSON.stringify(body));
     return new Promise((resolve, reject) => {
       const req = https.request(
@@ -78,7 +78,7 @@ export class ManagedHsmAdminClient {
           protocol: 'https:',
           host: this.base.hostname,
           port: this.base.port || 443,
-          path: `${path}${sep}api-version=${API_VERSION}`,
+          path: withVersion,
           method,
           agent: this.agent,
           headers: {
@@ -198,12 +198,67 @@ export class ManagedHsmAdminClient {
 
   // ---- local RBAC ----
 
-  async assignRole(principalId: string, roleGuid: string, scope = '/'): Promise<void> {
-    const prefix = scope === '/' ? '' : scope;
-    await this.request('PUT', `${prefix}/providers/Microsoft.Authorization/roleAssignments/${randomUUID()}`, {
-      properties: { roleDefinitionId: `Microsoft.KeyVault/providers/Microsoft.Authorization/roleDefinitions/${roleGuid}`, principalId },
-    });
+  /** Every role assignment the HSM lists under a scope (all pages). */
+  async listRoleAssignments(scope = '/'): Promise<RoleAssignment[]> {
+    return this.listAll<RoleAssignment>(`${scopePrefix(scope)}/providers/Microsoft.Authorization/roleAssignments`);
   }
+
+  /** The role definitions (built-in and custom) the HSM lists under a scope (all pages). */
+  async listRoleDefinitions(scope = '/'): Promise<RoleDefinition[]> {
+    return this.listAll<RoleDefinition>(`${scopePrefix(scope)}/providers/Microsoft.Authorization/roleDefinitions`);
+  }
+
+  /** Creates an assignment under a new name; roleDefinition is a GUID or a full role definition id. */
+  async createRoleAssignment(scope: string, roleDefinition: string, principalId: string): Promise<RoleAssignment> {
+    const roleDefinitionId = roleDefinition.includes('/') ? roleDefinition : `Microsoft.KeyVault/providers/Microsoft.Authorization/roleDefinitions/${roleDefinition}`;
+    const r = await this.request<RoleAssignment>('PUT', `${scopePrefix(scope)}/providers/Microsoft.Authorization/roleAssignments/${randomUUID()}`, {
+      properties: { roleDefinitionId, principalId },
+    });
+    return r.body;
+  }
+
+  async deleteRoleAssignment(scope: string, name: string): Promise<void> {
+    await this.request('DELETE', `${scopePrefix(scope)}/providers/Microsoft.Authorization/roleAssignments/${encodeURIComponent(name)}`);
+  }
+
+  async assignRole(principalId: string, roleGuid: string, scope = '/'): Promise<void> {
+    await this.createRoleAssignment(scope, roleGuid, principalId);
+  }
+
+  private async listAll<T>(path: string): Promise<T[]> {
+    const items: T[] = [];
+    let next: string | undefined = path;
+    for (let page = 0; next && page < 1000; page++) {
+      const r: { body: { value?: T[]; nextLink?: string | null } } = await this.request('GET', next);
+      items.push(...(r.body?.value ?? []));
+      next = r.body?.nextLink ? sameHostPath(this.base, r.body.nextLink) : undefined;
+    }
+    return items;
+  }
+}
+
+export interface RoleAssignment {
+  id: string;
+  name: string;
+  properties: { scope: string; roleDefinitionId: string; principalId: string };
+}
+
+export interface RoleDefinition {
+  id: string;
+  name: string;
+  properties: { roleName: string; description?: string; type: string; permissions: Array<{ dataActions?: string[]; notDataActions?: string[] }>; assignableScopes?: string[] };
+}
+
+/** "/" has no prefix in the path; "/keys" and "/keys/NAME" stand before /providers. */
+function scopePrefix(scope: string): string {
+  return scope === '/' ? '' : scope.split('/').map(encodeURIComponent).join('/');
+}
+
+/** A nextLink's path and query, refused if it points at another host (the token must not follow it there). */
+function sameHostPath(base: URL, link: string): string {
+  const u = new URL(link, base);
+  if (u.host !== base.host) throw new Error(`the HSM answered with a nextLink to another host (${u.host}); not followed`);
+  return u.pathname + u.search;
 }
 
 export const ROLES = {

@@ -2,7 +2,7 @@ import { Command } from '../command';
 import { UsageError } from '../flags';
 import { TARGET_FLAGS, resolveTarget } from '../clients/target';
 import { JobStatus, ManagedHsmAdminClient } from '../clients/mhsm-admin';
-import { guarded, readSas, required, storageUrl } from '../ceremonies/run';
+import { readSas, required, storageUrl } from '../ceremonies/run';
 import { STORAGE_FLAGS, reportJob } from './backup-start';
 
 /** Full restore of a backup folder, or one key of it (selective restore); waits unless told not to. */
@@ -12,8 +12,6 @@ export async function runRestore(client: ManagedHsmAdminClient, storage: string,
 }
 
 export const backupRestoreCommand: Command = {
-  path: ['backup', 'restore'],
-  summary: 'restore a full backup folder into a Managed HSM of the same security domain (or one key with --key)',
   details: [
     'A full restore makes the HSM\'s keys (all versions, attributes, tags) and role assignments those of the',
     'backup; its administrators keep Administrator. --key restores one key that must not exist in the HSM.',
@@ -29,19 +27,18 @@ export const backupRestoreCommand: Command = {
     key: { type: 'string', value: 'NAME', description: 'restore only this key (selective restore)' },
     'no-wait': { type: 'boolean', description: 'print the job id and return; follow with hsmctl backup status --restore' },
   },
-  run: (flags) =>
-    guarded(['backup', 'restore'], async () => {
-      const storage = storageUrl(flags);
-      const sas = readSas(flags);
-      const folder = required(flags, 'folder');
-      if (folder.includes('/')) throw new UsageError('--folder is the folder name (mhsm-<name>-<timestamp>), not a URL or path');
-      const target = resolveTarget(flags);
-      const client = new ManagedHsmAdminClient(target.hsmUri, target.credential, { ca: target.ca });
-      try {
-        const j = await runRestore(client, storage, sas, folder, flags.key as string | undefined, !flags['no-wait']);
-        return reportJob('restore', j);
-      } finally {
-        client.close();
-      }
-    }),
+  async run(flags) {
+    const storage = storageUrl(flags);
+    const sas = readSas(flags);
+    const folder = required(flags, 'folder');
+    if (folder.includes('/')) throw new UsageError('--folder is the folder name (mhsm-<name>-<timestamp>), not a URL or path');
+    const target = resolveTarget(flags);
+    const client = new ManagedHsmAdminClient(target.hsmUri, target.credential, { ca: target.ca });
+    try {
+      const j = await runRestore(client, storage, sas, folder, flags.key as string | undefined, !flags['no-wait']);
+      return reportJob('restore', j);
+    } finally {
+      client.close();
+    }
+  },
 };

@@ -2,7 +2,7 @@ import { Command } from '../command';
 import { FlagSpecs } from '../flags';
 import { TARGET_FLAGS, resolveTarget } from '../clients/target';
 import { JobStatus, ManagedHsmAdminClient } from '../clients/mhsm-admin';
-import { guarded, readSas, storageUrl } from '../ceremonies/run';
+import { readSas, storageUrl } from '../ceremonies/run';
 
 export const STORAGE_FLAGS: FlagSpecs = {
   'storage-url': { type: 'string', value: 'URL', description: 'the blob container: https://<account>.blob.core.windows.net/<container> (required)' },
@@ -30,8 +30,6 @@ export async function runBackup(client: ManagedHsmAdminClient, storage: string, 
 }
 
 export const backupStartCommand: Command = {
-  path: ['backup', 'start'],
-  summary: 'full backup of a Managed HSM to a blob container (SAS), waiting for the job unless --no-wait',
   details: [
     'Every key with all versions, attributes and tags, and the role assignments, written under a new folder',
     'mhsm-<name>-<timestamp> in the container, protected by the HSM\'s security domain: only an HSM holding the',
@@ -40,17 +38,16 @@ export const backupStartCommand: Command = {
     'example: hsmctl backup start --hsm https://contoso.managedhsm.azure.net --storage-url https://acct.blob.core.windows.net/mhsm-backups --sas-file sas.txt',
   ].join('\n'),
   flags: { ...TARGET_FLAGS, ...STORAGE_FLAGS, 'no-wait': { type: 'boolean', description: 'print the job id and return; follow with hsmctl backup status' } },
-  run: (flags) =>
-    guarded(['backup', 'start'], async () => {
-      const storage = storageUrl(flags);
-      const sas = readSas(flags);
-      const target = resolveTarget(flags);
-      const client = new ManagedHsmAdminClient(target.hsmUri, target.credential, { ca: target.ca });
-      try {
-        const j = await runBackup(client, storage, sas, !flags['no-wait']);
-        return reportJob('backup', j);
-      } finally {
-        client.close();
-      }
-    }),
+  async run(flags) {
+    const storage = storageUrl(flags);
+    const sas = readSas(flags);
+    const target = resolveTarget(flags);
+    const client = new ManagedHsmAdminClient(target.hsmUri, target.credential, { ca: target.ca });
+    try {
+      const j = await runBackup(client, storage, sas, !flags['no-wait']);
+      return reportJob('backup', j);
+    } finally {
+      client.close();
+    }
+  },
 };

@@ -1,27 +1,24 @@
 import { Command } from '../command';
 import { TARGET_FLAGS, resolveTarget } from '../clients/target';
 import { ManagedHsmAdminClient } from '../clients/mhsm-admin';
-import { guarded, required } from '../ceremonies/run';
+import { required } from '../ceremonies/run';
 import { reportJob } from './backup-start';
 
 export const backupStatusCommand: Command = {
-  path: ['backup', 'status'],
-  summary: 'status of a full backup job (or, with --restore, of a restore job)',
   flags: {
     ...TARGET_FLAGS,
     job: { type: 'string', value: 'ID', description: 'the job id printed by backup start / backup restore (required)' },
     restore: { type: 'boolean', description: 'the job is a restore (full or selective)' },
   },
-  run: (flags) =>
-    guarded(['backup', 'status'], async () => {
-      const job = required(flags, 'job');
-      const target = resolveTarget(flags);
-      const client = new ManagedHsmAdminClient(target.hsmUri, target.credential, { ca: target.ca });
-      try {
-        const j = flags.restore ? await client.restoreStatus(job) : await client.backupStatus(job);
-        return reportJob(flags.restore ? 'restore' : 'backup', j);
-      } finally {
-        client.close();
-      }
-    }),
+  async run(flags) {
+    const job = required(flags, 'job');
+    const target = resolveTarget(flags);
+    const client = new ManagedHsmAdminClient(target.hsmUri, target.credential, { ca: target.ca });
+    try {
+      const j = flags.restore ? await client.restoreStatus(job) : await client.backupStatus(job);
+      return reportJob(flags.restore ? 'restore' : 'backup', j);
+    } finally {
+      client.close();
+    }
+  },
 };

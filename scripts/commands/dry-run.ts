@@ -1,10 +1,9 @@
 import * as path from 'path';
 import { Command } from '../command';
 import { UsageError } from '../flags';
+import { ENVIRONMENT_FLAGS, loadEnvironment } from '../environment';
 
 export const dryRunCommand: Command = {
-  path: ['dry-run'],
-  summary: 'synthesize an environment, provision it in the simulator and run every post-deploy step',
   details: [
     'Synthesizes config/<env>.json, starts the embedded simulator (SoftHSM2, Azurite) unless --simulator is given,',
     'creates the HSMs through its ARM plane with the synthesized properties, activates the security domains,',
@@ -15,40 +14,27 @@ export const dryRunCommand: Command = {
     'Re-running is idempotent; a failed step names itself and leaves the state folder for inspection.',
   ].join('\n'),
   flags: {
-    env: { type: 'string', value: 'NAME', description: 'environment (config/NAME.json); default example' },
-    config: { type: 'string', value: 'FILE', description: 'an environment config file instead of config/<env>.json' },
+    ...ENVIRONMENT_FLAGS,
     'state-dir': { type: 'string', value: 'DIR', description: 'where everything is kept; default .hsm-state/<env>' },
     simulator: { type: 'string', value: 'DIR', description: 'use the simulator already running from DIR' },
     'key-bits': { type: 'string', value: 'N', description: 'RSA size of the security-domain wrapping keys: 2048, 3072 or 4096 (default 4096)' },
     json: { type: 'boolean', description: 'print one machine-readable report on stdout (progress goes to stderr)' },
   },
   async run(flags) {
-    // Loaded here: cdktf, the Azure SDKs and the simulator are heavy for the other commands.
-    const { configPathFor } = require('../../stacks/config-path') as typeof import('../../stacks/config-path');
-    const { ConfigError, loadEnvironmentConfig } = require('../../stacks/environment-config') as typeof import('../../stacks/environment-config');
-    const { runDryRun } = require('../dry-run/dry-run') as typeof import('../dry-run/dry-run');
-    const env = (flags.env as string | undefined) ?? 'example';
     const keyBits = flags['key-bits'] === undefined ? 4096 : Number(flags['key-bits']);
     if (![2048, 3072, 4096].includes(keyBits)) throw new UsageError(`--key-bits ${String(flags['key-bits'])}: allowed 2048, 3072 or 4096`);
-    let config;
-    try {
-      config = loadEnvironmentConfig((flags.config as string | undefined) ?? configPathFor(env));
-    } catch (err) {
-      if (err instanceof ConfigError) {
-        console.error(`hsmctl dry-run: ${err.message}`);
-        return 1;
-      }
-      throw new UsageError((err as Error).message);
-    }
-    const stateDir = (flags['state-dir'] as string | undefined) ?? path.join('.hsm-state', config.name);
     const json = flags.json === true;
+    const progress = (line: string) => (json ? process.stderr : process.stdout).write(`${line}\n`);
+    const { config } = loadEnvironment(flags, progress);
+    const { runDryRun } = require('../dry-run/dry-run') as typeof import('../dry-run/dry-run');
+    const stateDir = (flags['state-dir'] as string | undefined) ?? path.join('.hsm-state', config.name);
     const report = await runDryRun({
       env: config.name,
       config,
       stateDir,
       simulatorDir: flags.simulator as string | undefined,
       keyBits,
-      progress: (line) => (json ? process.stderr : process.stdout).write(`${line}\n`),
+      progress,
     });
     if (json) console.log(JSON.stringify(report, null, 2));
     else {

@@ -2,8 +2,7 @@ import * as fs from 'fs';
 import { Command } from '../command';
 import { ParsedFlags, UsageError } from '../flags';
 import { TARGET_FLAGS } from '../clients/target';
-import { guarded } from '../ceremonies/run';
-import { CeremonyError } from '../ceremonies/security-domain';
+import { CeremonyError } from '../failure';
 
 /**
  * `hsmctl keys create`: a key in a Managed HSM with its type, size or curve, operations, expiry and rotation
@@ -156,8 +155,6 @@ export function rotationPolicy(arg: string): NonNullable<KeySpec['rotationPolicy
 }
 
 export const keysCreateCommand: Command = {
-  path: ['keys', 'create'],
-  summary: 'create a key (RSA-HSM, EC-HSM, oct-HSM) with operations, expiry and rotation policy',
   details: [
     'hsmctl keys create NAME --kty RSA-HSM|EC-HSM|oct-HSM [--size BITS | --curve CURVE] [--ops OP...] [--expires DATE|DURATION]',
     '  RSA-HSM 2048 (default), 3072, 4096; oct-HSM 128, 192, 256 (default); EC-HSM P-256 (default), P-384, P-521, P-256K.',
@@ -167,6 +164,7 @@ export const keysCreateCommand: Command = {
     '',
     'example: hsmctl keys create app-signing --from-outputs outputs.json --kty EC-HSM --curve P-256 --ops sign verify --expires P1Y',
   ].join('\n'),
+  args: [{ name: 'NAME', description: 'the key name: 1-127 letters, digits and hyphens' }],
   flags: {
     ...TARGET_FLAGS,
     kty: { type: 'string', value: 'TYPE', description: 'RSA-HSM, EC-HSM or oct-HSM (required)' },
@@ -179,42 +177,41 @@ export const keysCreateCommand: Command = {
     'rotation-policy': { type: 'string', value: 'FILE|JSON', description: 'rotation policy to set on the key' },
     json: { type: 'boolean', description: 'print the created key as JSON' },
   },
-  run: (flags, positionals) =>
-    guarded(['keys', 'create'], async () => {
-      const name = keyName(positionals, 'keys create');
-      const spec = keySpecFromFlags(flags);
-      const { resolveTarget, keyClientFor } = require('../clients/target') as typeof import('../clients/target');
-      const { describeKey, keyFailure } = require('./keys-show') as typeof import('./keys-show');
-      const target = resolveTarget(flags);
-      const keys = keyClientFor(target);
-      try {
-        const existing = await keys.getKey(name).catch((err) => {
-          if ((err as { statusCode?: number }).statusCode === 404) return undefined;
-          throw err;
-        });
-        if (existing) throw new CeremonyError(`a key named ${name} already exists in ${target.hsmUri} (use \`hsmctl keys rotate ${name}\` for a new version); nothing was changed`);
-        const key = await keys.createKey(name, spec.kty, {
-          keySize: spec.keySize,
-          curve: spec.curve as never,
-          keyOps: spec.keyOps as never,
-          expiresOn: spec.expiresOn,
-          notBefore: spec.notBefore,
-          tags: spec.tags,
-        });
-        let policy;
-        if (spec.rotationPolicy) {
-          try {
-            policy = await keys.updateKeyRotationPolicy(name, spec.rotationPolicy);
-          } catch (err) {
-            throw new CeremonyError(`key ${name} was created (version ${key.properties.version}) but its rotation policy was refused: ${keyFailure(err, name).message}; set it again with the same --rotation-policy after fixing it`);
-          }
+  async run(flags, positionals) {
+    const name = keyName(positionals, 'keys create');
+    const spec = keySpecFromFlags(flags);
+    const { resolveTarget, keyClientFor } = require('../clients/target') as typeof import('../clients/target');
+    const { describeKey, keyFailure } = require('./keys-show') as typeof import('./keys-show');
+    const target = resolveTarget(flags);
+    const keys = keyClientFor(target);
+    try {
+      const existing = await keys.getKey(name).catch((err) => {
+        if ((err as { statusCode?: number }).statusCode === 404) return undefined;
+        throw err;
+      });
+      if (existing) throw new CeremonyError(`a key named ${name} already exists in ${target.hsmUri} (use \`hsmctl keys rotate ${name}\` for a new version); nothing was changed`);
+      const key = await keys.createKey(name, spec.kty, {
+        keySize: spec.keySize,
+        curve: spec.curve as never,
+        keyOps: spec.keyOps as never,
+        expiresOn: spec.expiresOn,
+        notBefore: spec.notBefore,
+        tags: spec.tags,
+      });
+      let policy;
+      if (spec.rotationPolicy) {
+        try {
+          policy = await keys.updateKeyRotationPolicy(name, spec.rotationPolicy);
+        } catch (err) {
+          throw new CeremonyError(`key ${name} was created (version ${key.properties.version}) but its rotation policy was refused: ${(err as Error).message}; set it again with the same --rotation-policy after fixing it`);
         }
-        const d = describeKey(key, policy);
-        if (flags.json) console.log(JSON.stringify(d, null, 2));
-        else console.log(`created ${name}: ${d.kty}${d.size ? ` ${d.size}` : ''}${d.curve ? ` ${d.curve}` : ''}, ops ${d.keyOps.join(',')}, version ${d.version}${d.expires ? `, expires ${d.expires}` : ''}${policy ? ', rotation policy set' : ''}`);
-        return 0;
-      } catch (err) {
-        throw err instanceof CeremonyError ? err : keyFailure(err, name);
       }
-    }),
+      const d = describeKey(key, policy);
+      if (flags.json) console.log(JSON.stringify(d, null, 2));
+      else console.log(`created ${name}: ${d.kty}${d.size ? ` ${d.size}` : ''}${d.curve ? ` ${d.curve}` : ''}, ops ${d.keyOps.join(',')}, version ${d.version}${d.expires ? `, expires ${d.expires}` : ''}${policy ? ', rotation policy set' : ''}`);
+      return 0;
+    } catch (err) {
+      throw err instanceof CeremonyError ? err : keyFailure(err, name);
+    }
+  },
 };

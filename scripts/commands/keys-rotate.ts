@@ -1,28 +1,25 @@
 import { Command } from '../command';
 import { TARGET_FLAGS } from '../clients/target';
-import { guarded } from '../ceremonies/run';
 import { keyName } from './keys-create';
 import { describeKey, keyFailure } from './keys-show';
 
 export const keysRotateCommand: Command = {
-  path: ['keys', 'rotate'],
-  summary: 'rotate a key now: a new version, same type and operations (expiry from its rotation policy)',
   details: 'example: hsmctl keys rotate data-wrapping --from-outputs outputs.json',
+  args: [{ name: 'NAME', description: 'the key name' }],
   flags: { ...TARGET_FLAGS, json: { type: 'boolean', description: 'print the new version as JSON' } },
-  run: (flags, positionals) =>
-    guarded(['keys', 'rotate'], async () => {
-      const name = keyName(positionals, 'keys rotate');
-      const { resolveTarget, keyClientFor } = require('../clients/target') as typeof import('../clients/target');
-      const keys = keyClientFor(resolveTarget(flags));
-      try {
-        const before = await keys.getKey(name);
-        const after = await keys.rotateKey(name);
-        const d = describeKey(after);
-        if (flags.json) console.log(JSON.stringify({ ...d, previousVersion: before.properties.version }, null, 2));
-        else console.log(`rotated ${name}: version ${before.properties.version} -> ${d.version}${d.expires ? `, expires ${d.expires}` : ''}`);
-        return 0;
-      } catch (err) {
-        throw keyFailure(err, name);
-      }
-    }),
+  async run(flags, positionals) {
+    const name = keyName(positionals, 'keys rotate');
+    const { resolveTarget, keyClientFor } = require('../clients/target') as typeof import('../clients/target');
+    const keys = keyClientFor(resolveTarget(flags));
+    try {
+      const before = await keys.getKey(name);
+      const after = await keys.rotateKey(name);
+      const d = describeKey(after);
+      if (flags.json) console.log(JSON.stringify({ ...d, previousVersion: before.properties.version }, null, 2));
+      else console.log(`rotated ${name}: version ${before.properties.version} -> ${d.version}${d.expires ? `, expires ${d.expires}` : ''}`);
+      return 0;
+    } catch (err) {
+      throw keyFailure(err, name);
+    }
+  },
 };

@@ -1,7 +1,6 @@
 import { Command } from '../command';
 import { TARGET_FLAGS } from '../clients/target';
-import { guarded } from '../ceremonies/run';
-import { CeremonyError } from '../ceremonies/security-domain';
+import { CeremonyError } from '../failure';
 import { keyName } from './keys-create';
 import type { KeyVaultKey, KeyRotationPolicy } from '@azure/keyvault-keys';
 
@@ -44,44 +43,41 @@ export function describeKey(k: KeyVaultKey, policy?: KeyRotationPolicy): KeyDesc
   };
 }
 
-/** A KeyClient failure as one clear line: the service's status and code, not the request or token. */
-export function keyFailure(err: unknown, name: string): Error {
-  const e = err as { statusCode?: number; code?: string; message?: string };
+/** A missing key as one clear line; other refusals go on as they are, so the CLI can say what to do about a 403. */
+export function keyFailure(err: unknown, name: string): unknown {
+  const e = err as { statusCode?: number; code?: string };
   if (e?.statusCode === 404) return new CeremonyError(`no key named ${name} (${e.code ?? 'KeyNotFound'})`);
-  if (e?.statusCode) return new CeremonyError(`the HSM refused (${e.statusCode} ${e.code ?? ''}): ${String(e.message ?? '').split('\n')[0]}`);
-  return err instanceof Error ? err : new Error(String(err));
+  return err;
 }
 
 export const keysShowCommand: Command = {
-  path: ['keys', 'show'],
-  summary: 'show a key: type, size or curve, operations, dates, tags, rotation policy',
   details: 'hsmctl keys show NAME [--version V] [target flags]\n\nexample: hsmctl keys show app-signing --from-outputs outputs.json',
+  args: [{ name: 'NAME', description: 'the key name' }],
   flags: {
     ...TARGET_FLAGS,
     version: { type: 'string', value: 'V', description: 'a given version (default: the latest)' },
     json: { type: 'boolean', description: 'print as JSON' },
   },
-  run: (flags, positionals) =>
-    guarded(['keys', 'show'], async () => {
-      const name = keyName(positionals, 'keys show');
-      const { resolveTarget, keyClientFor } = require('../clients/target') as typeof import('../clients/target');
-      const keys = keyClientFor(resolveTarget(flags));
-      try {
-        const key = await keys.getKey(name, flags.version ? { version: flags.version as string } : undefined);
-        const policy = await keys.getKeyRotationPolicy(name).catch(() => undefined);
-        const d = describeKey(key, policy);
-        if (flags.json) console.log(JSON.stringify(d, null, 2));
-        else {
-          console.log(`${d.name} (version ${d.version}): ${d.kty}${d.size ? ` ${d.size} bits` : ''}${d.curve ? ` ${d.curve}` : ''}, ${d.enabled ? 'enabled' : 'DISABLED'}`);
-          console.log(`  operations: ${d.keyOps.join(', ') || 'none'}`);
-          console.log(`  created ${d.created ?? '?'}, updated ${d.updated ?? '?'}${d.notBefore ? `, not before ${d.notBefore}` : ''}, expires ${d.expires ?? 'never'}`);
-          if (d.tags) console.log(`  tags: ${Object.entries(d.tags).map(([k, v]) => `${k}=${v}`).join(', ')}`);
-          console.log(`  rotation policy: ${d.rotationPolicy ? `${d.rotationPolicy.lifetimeActions.map((a) => `${a.action} ${a.timeAfterCreate ? `${a.timeAfterCreate} after creation` : `${a.timeBeforeExpiry} before expiry`}`).join('; ')}${d.rotationPolicy.expiresIn ? `; new versions expire after ${d.rotationPolicy.expiresIn}` : ''}` : 'none'}`);
-          console.log(`  id: ${d.id}`);
-        }
-        return 0;
-      } catch (err) {
-        throw keyFailure(err, name);
+  async run(flags, positionals) {
+    const name = keyName(positionals, 'keys show');
+    const { resolveTarget, keyClientFor } = require('../clients/target') as typeof import('../clients/target');
+    const keys = keyClientFor(resolveTarget(flags));
+    try {
+      const key = await keys.getKey(name, flags.version ? { version: flags.version as string } : undefined);
+      const policy = await keys.getKeyRotationPolicy(name).catch(() => undefined);
+      const d = describeKey(key, policy);
+      if (flags.json) console.log(JSON.stringify(d, null, 2));
+      else {
+        console.log(`${d.name} (version ${d.version}): ${d.kty}${d.size ? ` ${d.size} bits` : ''}${d.curve ? ` ${d.curve}` : ''}, ${d.enabled ? 'enabled' : 'DISABLED'}`);
+        console.log(`  operations: ${d.keyOps.join(', ') || 'none'}`);
+        console.log(`  created ${d.created ?? '?'}, updated ${d.updated ?? '?'}${d.notBefore ? `, not before ${d.notBefore}` : ''}, expires ${d.expires ?? 'never'}`);
+        if (d.tags) console.log(`  tags: ${Object.entries(d.tags).map(([k, v]) => `${k}=${v}`).join(', ')}`);
+        console.log(`  rotation policy: ${d.rotationPolicy ? `${d.rotationPolicy.lifetimeActions.map((a) => `${a.action} ${a.timeAfterCreate ? `${a.timeAfterCreate} after creation` : `${a.timeBeforeExpiry} before expiry`}`).join('; ')}${d.rotationPolicy.expiresIn ? `; new versions expire after ${d.rotationPolicy.expiresIn}` : ''}` : 'none'}`);
+        console.log(`  id: ${d.id}`);
       }
-    }),
+      return 0;
+    } catch (err) {
+      throw keyFailure(err, name);
+    }
+  },
 };

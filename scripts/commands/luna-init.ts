@@ -7,8 +7,6 @@ const NAME = /^[A-Za-z0-9_-]{1,32}$/;
 const LABEL = /^[A-Za-z0-9_.-]{1,32}$/;
 
 export const lunaInitCommand: Command = {
-  path: ['luna', 'init'],
-  summary: 'first login, HSM initialisation, optional FIPS mode and partitions on a Luna appliance (idempotent)',
   details: [
     'Over SSH as tenantadmin, exactly as on a real appliance: the first login replaces the factory password,',
     'then hsm init (label, domain), hsm login, hsm changePolicy -policy 12 -value 0 with --fips (this zeroizes the',

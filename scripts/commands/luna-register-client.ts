@@ -64,8 +64,6 @@ function field(out: string, name: string): string | undefined {
 }
 
 export const lunaRegisterClientCommand: Command = {
-  path: ['luna', 'register-client'],
-  summary: 'register a client (e.g. CipherTrust Manager) on a Luna appliance and write its connection bundle',
   details: [
     'As the seeds do by hand: makes the client certificate and key (as vtl createcert), fetches server.pem,',
     'copies the certificate to the appliance as <ip>.pem, client register, client assignPartition, checks with',

@@ -4,6 +4,7 @@ import * as path from 'path';
 import type { TokenCredential } from '@azure/identity';
 import { Command } from '../command';
 import { ParsedFlags, UsageError } from '../flags';
+import { ENVIRONMENT_FLAGS, loadEnvironment } from '../environment';
 
 /**
  * `hsmctl preflight`: what must hold before a Dedicated HSM deploy (seeds 001/002, reference/dedicated-hsm-and-luna.md),
@@ -119,8 +120,6 @@ export function planChecks(stacks: Record<string, Json>): Check[] {
 }
 
 export const preflightCommand: Command = {
-  path: ['preflight'],
-  summary: 'check what must hold before a Dedicated HSM deploy: feature and provider registrations, subnet delegation, gateway',
   details: [
     'Checks the subscription (AzureDedicatedHSM and AllowBaremetalServers features; Microsoft.HardwareSecurityModules,',
     'Microsoft.KeyVault and Microsoft.Network providers) through ARM, and the synthesized plan of the environment (HSM subnet',
@@ -133,32 +132,15 @@ export const preflightCommand: Command = {
     '         hsmctl preflight --config ./config/example.json --simulator .hsm-state --json',
   ].join('\n'),
   flags: {
-    env: { type: 'string', value: 'NAME', description: 'environment (config/NAME.json); default example' },
-    config: { type: 'string', value: 'FILE', description: 'an environment config file instead of --env' },
+    ...ENVIRONMENT_FLAGS,
     subscription: { type: 'string', value: 'GUID', description: 'the subscription to check' },
     simulator: { type: 'string', value: 'DIR', description: "check against the simulator's ARM plane (DIR/endpoints.json)" },
     principal: { type: 'string', value: 'OBJECT_ID', description: 'with --simulator: the principal to act as (default: the first with a secret)' },
     json: { type: 'boolean', description: 'print {ok, checks: [...]} as JSON' },
   },
-  async run(flags, positionals) {
-    if (positionals.length) throw new UsageError(`preflight takes no arguments; got ${JSON.stringify(positionals[0].slice(0, 40))}`);
-    if (flags.env && flags.config) throw new UsageError('give --env or --config, not both');
+  async run(flags) {
     if (flags.principal && !flags.simulator) throw new UsageError('--principal needs --simulator (against Azure the credential comes from DefaultAzureCredential)');
-    const { ConfigError, loadEnvironmentConfig } = require('../../stacks/environment-config') as typeof import('../../stacks/environment-config');
-    const { configPathFor } = require('../../stacks/config-path') as typeof import('../../stacks/config-path');
-    let config: import('../../stacks/environment-config').EnvironmentConfig;
-    try {
-      const file = (flags.config as string | undefined) ?? configPathFor((flags.env as string | undefined) ?? 'example');
-      if (!fs.existsSync(file)) throw new UsageError(`no environment config at ${file}`);
-      config = loadEnvironmentConfig(file);
-    } catch (err) {
-      if (err instanceof UsageError) throw err;
-      if (err instanceof ConfigError) {
-        console.error(`hsmctl preflight: ${err.message}`);
-        return 1;
-      }
-      throw new UsageError((err as Error).message);
-    }
+    const { config } = loadEnvironment(flags, (line) => console.error(line));
     const subscription = subscriptionOf(flags, config.subscriptionId);
     const arm = armAccess(flags);
 

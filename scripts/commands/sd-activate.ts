@@ -2,8 +2,9 @@ import { Command } from '../command';
 import { FlagSpecs, ParsedFlags, UsageError } from '../flags';
 import { TARGET_FLAGS, resolveTarget } from '../clients/target';
 import { ManagedHsmAdminClient } from '../clients/mhsm-admin';
-import { CeremonyError, MIN_KEY_BITS, downloadSecurityDomain, isActivated, makeWrappingKeys, readCertificateFile } from '../ceremonies/security-domain';
-import { guarded, intFlag, required } from '../ceremonies/run';
+import { MIN_KEY_BITS, downloadSecurityDomain, isActivated, makeWrappingKeys, readCertificateFile } from '../ceremonies/security-domain';
+import { CeremonyError } from '../failure';
+import { intFlag, required } from '../ceremonies/run';
 
 export const KEYGEN_FLAGS: FlagSpecs = {
   certs: { type: 'string', value: 'N', description: 'make N RSA key pairs and self-signed certificates, 3-10 (default 3)' },
@@ -33,8 +34,6 @@ export async function certificatesFromFlags(flags: ParsedFlags) {
 
 /** `hsmctl sd activate`: the activation ceremony (Export-AzKeyVaultSecurityDomain / az keyvault security-domain download). */
 export const sdActivateCommand: Command = {
-  path: ['sd', 'activate'],
-  summary: 'activate a Managed HSM: make the wrapping keys, download its security domain, wait for Success',
   details: [
     'Makes N RSA key pairs with self-signed certificates (4096 bits by default, as `openssl req -newkey rsa:4096 -x509`',
     'does in the runbooks) or takes the given certificates, downloads the security domain encrypted to them with',
@@ -46,24 +45,23 @@ export const sdActivateCommand: Command = {
     '         hsmctl sd activate --simulator .hsm-state --hsm contoso-hsm --cert a.cer b.cer c.cer --quorum 2 --out ./sd',
   ].join('\n'),
   flags: { ...TARGET_FLAGS, ...KEYGEN_FLAGS },
-  run: (flags) =>
-    guarded(['sd', 'activate'], async () => {
-      const out = required(flags, 'out');
-      const target = resolveTarget(flags);
-      const spec = await certificatesFromFlags(flags);
-      const client = new ManagedHsmAdminClient(target.hsmUri, target.credential, { ca: target.ca });
-      try {
-        if (await isActivated(client)) throw new CeremonyError(`${target.hsmUri} is already activated; to download its security domain under new certificates use \`hsmctl sd rotate\`. Nothing was changed.`);
-        const t0 = Date.now();
-        const made = spec.make ? await spec.make() : undefined;
-        if (made) console.log(`made ${made.length} RSA key pairs and certificates in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
-        const r = await downloadSecurityDomain(client, { out, required: spec.quorum, made, certificates: spec.certificates });
-        console.log(`security domain downloaded: ${r.sdFile} (quorum ${r.required} of ${r.certificates})`);
-        for (const f of r.keyFiles) console.log(`  wrapping key ${f.key} (0600), certificate ${f.cer}`);
-        console.log(`${target.hsmUri}: ${r.status.status}${r.status.status_details ? ` (${r.status.status_details})` : ''}`);
-        return 0;
-      } finally {
-        client.close();
-      }
-    }),
+  async run(flags) {
+    const out = required(flags, 'out');
+    const target = resolveTarget(flags);
+    const spec = await certificatesFromFlags(flags);
+    const client = new ManagedHsmAdminClient(target.hsmUri, target.credential, { ca: target.ca });
+    try {
+      if (await isActivated(client)) throw new CeremonyError(`${target.hsmUri} is already activated; to download its security domain under new certificates use \`hsmctl sd rotate\`. Nothing was changed.`);
+      const t0 = Date.now();
+      const made = spec.make ? await spec.make() : undefined;
+      if (made) console.log(`made ${made.length} RSA key pairs and certificates in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
+      const r = await downloadSecurityDomain(client, { out, required: spec.quorum, made, certificates: spec.certificates });
+      console.log(`security domain downloaded: ${r.sdFile} (quorum ${r.required} of ${r.certificates})`);
+      for (const f of r.keyFiles) console.log(`  wrapping key ${f.key} (0600), certificate ${f.cer}`);
+      console.log(`${target.hsmUri}: ${r.status.status}${r.status.status_details ? ` (${r.status.status_details})` : ''}`);
+      return 0;
+    } finally {
+      client.close();
+    }
+  },
 };

@@ -3,12 +3,10 @@ import { UsageError } from '../flags';
 import { TARGET_FLAGS, resolveTarget } from '../clients/target';
 import { ManagedHsmAdminClient } from '../clients/mhsm-admin';
 import { loadWrappingKeys, readTextFile, recoverSecurityDomain } from '../ceremonies/security-domain';
-import { guarded, required } from '../ceremonies/run';
+import { required } from '../ceremonies/run';
 
 /** `hsmctl sd recover`: init-recovery, restore-blob and upload in one go. */
 export const sdRecoverCommand: Command = {
-  path: ['sd', 'recover'],
-  summary: 'give a new (not activated) Managed HSM an existing security domain: exchange key, restore blob, upload',
   details: [
     'Checks offline that the keys open the file (quorum, matching certificates, integrity) before contacting the',
     'HSM; then fetches its exchange key (recovery mode), makes the restore blob here, uploads it and waits.',
@@ -22,21 +20,20 @@ export const sdRecoverCommand: Command = {
     keys: { type: 'list', value: 'KEY...', description: 'private key files, at least the quorum; each with its .cer beside it (required)' },
     'exchange-key-out': { type: 'string', value: 'FILE', description: "also save the HSM's exchange key certificate here" },
   },
-  run: (flags) =>
-    guarded(['sd', 'recover'], async () => {
-      const sdFile = required(flags, 'sd-file');
-      const keyFiles = flags.keys as string[] | undefined;
-      if (!keyFiles?.length) throw new UsageError('--keys is required');
-      const target = resolveTarget(flags);
-      const text = readTextFile(sdFile, 'security domain file');
-      const keys = loadWrappingKeys(keyFiles, (m) => console.error(m));
-      const client = new ManagedHsmAdminClient(target.hsmUri, target.credential, { ca: target.ca });
-      try {
-        const s = await recoverSecurityDomain(client, text, keys, flags['exchange-key-out'] as string | undefined);
-        console.log(`${target.hsmUri}: security domain uploaded: ${s.status}${s.status_details ? ` (${s.status_details})` : ''}`);
-        return 0;
-      } finally {
-        client.close();
-      }
-    }),
+  async run(flags) {
+    const sdFile = required(flags, 'sd-file');
+    const keyFiles = flags.keys as string[] | undefined;
+    if (!keyFiles?.length) throw new UsageError('--keys is required');
+    const target = resolveTarget(flags);
+    const text = readTextFile(sdFile, 'security domain file');
+    const keys = loadWrappingKeys(keyFiles, (m) => console.error(m));
+    const client = new ManagedHsmAdminClient(target.hsmUri, target.credential, { ca: target.ca });
+    try {
+      const s = await recoverSecurityDomain(client, text, keys, flags['exchange-key-out'] as string | undefined);
+      console.log(`${target.hsmUri}: security domain uploaded: ${s.status}${s.status_details ? ` (${s.status_details})` : ''}`);
+      return 0;
+    } finally {
+      client.close();
+    }
+  },
 };

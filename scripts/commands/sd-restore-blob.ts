@@ -2,13 +2,12 @@ import * as fs from 'fs';
 import { Command } from '../command';
 import { UsageError } from '../flags';
 import { writePrivateFile } from '../../simulator/fsutil';
-import { CeremonyError, loadWrappingKeys, readCertificateFile, readTextFile, restoreBlob } from '../ceremonies/security-domain';
-import { guarded, required } from '../ceremonies/run';
+import { loadWrappingKeys, readCertificateFile, readTextFile, restoreBlob } from '../ceremonies/security-domain';
+import { CeremonyError } from '../failure';
+import { required } from '../ceremonies/run';
 
 /** `hsmctl sd restore-blob`: offline, as `az keyvault security-domain restore-blob`. */
 export const sdRestoreBlobCommand: Command = {
-  path: ['sd', 'restore-blob'],
-  summary: 'offline: make a security-domain restore blob from the file, a quorum of keys and the exchange key',
   details: [
     'Recovers the domain with M of the wrapping keys (each key.key needs its key.cer beside it), re-encrypts it',
     'under a new key wrapped to the target HSM\'s exchange key (from `az keyvault security-domain init-recovery`',
@@ -23,20 +22,19 @@ export const sdRestoreBlobCommand: Command = {
     keys: { type: 'list', value: 'KEY...', description: 'private key files (PEM), at least the quorum; each with its .cer beside it (required)' },
     out: { type: 'string', value: 'FILE', description: 'where to write the restore blob (0600; must not exist) (required)' },
   },
-  run: (flags) =>
-    guarded(['sd', 'restore-blob'], async () => {
-      const sdFile = required(flags, 'sd-file');
-      const exchangeFile = required(flags, 'exchange-key');
-      const out = required(flags, 'out');
-      const keyFiles = flags.keys as string[] | undefined;
-      if (!keyFiles?.length) throw new UsageError('--keys is required (the private keys of at least the quorum of certificates)');
-      if (fs.existsSync(out)) throw new CeremonyError(`refusing to overwrite ${out}`);
-      const text = readTextFile(sdFile, 'security domain file');
-      const exchange = readCertificateFile(exchangeFile);
-      const keys = loadWrappingKeys(keyFiles, (m) => console.error(m));
-      const blob = restoreBlob(text, exchange, keys);
-      writePrivateFile(out, blob);
-      console.log(`restore blob written: ${out} (for the exchange key ${exchangeFile})`);
-      return 0;
-    }),
+  async run(flags) {
+    const sdFile = required(flags, 'sd-file');
+    const exchangeFile = required(flags, 'exchange-key');
+    const out = required(flags, 'out');
+    const keyFiles = flags.keys as string[] | undefined;
+    if (!keyFiles?.length) throw new UsageError('--keys is required (the private keys of at least the quorum of certificates)');
+    if (fs.existsSync(out)) throw new CeremonyError(`refusing to overwrite ${out}`);
+    const text = readTextFile(sdFile, 'security domain file');
+    const exchange = readCertificateFile(exchangeFile);
+    const keys = loadWrappingKeys(keyFiles, (m) => console.error(m));
+    const blob = restoreBlob(text, exchange, keys);
+    writePrivateFile(out, blob);
+    console.log(`restore blob written: ${out} (for the exchange key ${exchangeFile})`);
+    return 0;
+  },
 };

@@ -5,8 +5,6 @@ import { startSimulator, ManagedHsmSpec } from '../../simulator';
 
 /** `hsmctl simulator start`: runs the simulator in the foreground until SIGINT/SIGTERM. */
 export const simulatorStartCommand: Command = {
-  path: ['simulator', 'start'],
-  summary: 'run the local HSM simulator (Managed HSM data plane on SoftHSM2) in the foreground',
   details: [
     'Makes a CA and server certificate under the state folder on first start, then writes',
     'DIR/endpoints.json (CA path, token endpoint, each Managed HSM hsmUri and administrators).',

@@ -2,12 +2,10 @@ import * as net from 'net';
 import { Command } from '../command';
 import { UsageError } from '../flags';
 import { TARGET_FLAGS } from '../clients/target';
-import { guarded, intFlag, readSas, storageUrl } from '../ceremonies/run';
+import { intFlag, readSas, storageUrl } from '../ceremonies/run';
 
 /** `hsmctl status`: the post-deploy health report, against Azure (--from-outputs / --hsm URL) or the simulator. */
 export const statusCommand: Command = {
-  path: ['status'],
-  summary: 'per HSM: accessible, activated, keys, keys expiring soon, registered clients, last backup',
   details: [
     'Reports every HSM of the Terraform outputs (--from-outputs), of the simulator (--simulator DIR), or the one --hsm names.',
     'Managed HSM: reachable with the credential, activated (its security domain downloaded, or uploaded by a recovery),',
@@ -31,44 +29,43 @@ export const statusCommand: Command = {
     sas: { type: 'string', value: 'TOKEN', description: 'with --storage-url: the SAS token (prefer --sas-file or $AZURE_STORAGE_SAS_TOKEN)' },
     json: { type: 'boolean', description: 'print {ok, hsms: [...]} as JSON' },
   },
-  run: (flags) =>
-    guarded(['status'], async () => {
-      const { resolveAllTargets, keyClientFor } = require('../clients/target') as typeof import('../clients/target');
-      const { ManagedHsmAdminClient } = require('../clients/mhsm-admin') as typeof import('../clients/mhsm-admin');
-      const { formatStatus, managedHsmStatus, parseClientList } = require('../ceremonies/status') as typeof import('../ceremonies/status');
-      const days = intFlag(flags, 'expiring-days', 30, 1, 3650);
-      const storage = flags['storage-url'] ? { url: storageUrl(flags), sas: readSas(flags) } : undefined;
-      if (!storage && (flags['sas-file'] || flags.sas)) throw new UsageError('--sas and --sas-file go with --storage-url');
-      const lunaPassword = lunaPasswordOf(flags);
-      const targets = resolveAllTargets(flags);
-      if (targets.managed.length + targets.dedicated.length === 0) throw new UsageError('no HSM to report on: the outputs or the simulator hold none');
+  async run(flags) {
+    const { resolveAllTargets, keyClientFor } = require('../clients/target') as typeof import('../clients/target');
+    const { ManagedHsmAdminClient } = require('../clients/mhsm-admin') as typeof import('../clients/mhsm-admin');
+    const { formatStatus, managedHsmStatus, parseClientList } = require('../ceremonies/status') as typeof import('../ceremonies/status');
+    const days = intFlag(flags, 'expiring-days', 30, 1, 3650);
+    const storage = flags['storage-url'] ? { url: storageUrl(flags), sas: readSas(flags) } : undefined;
+    if (!storage && (flags['sas-file'] || flags.sas)) throw new UsageError('--sas and --sas-file go with --storage-url');
+    const lunaPassword = lunaPasswordOf(flags);
+    const targets = resolveAllTargets(flags);
+    if (targets.managed.length + targets.dedicated.length === 0) throw new UsageError('no HSM to report on: the outputs or the simulator hold none');
 
-      const rows: import('../ceremonies/status').HsmStatus[] = [];
-      for (const t of targets.managed) {
-        const admin = new ManagedHsmAdminClient(t.hsmUri, t.credential, { ca: t.ca });
-        try {
-          let lastBackup: string | undefined;
-          let backupProblem: string | undefined;
-          if (storage) {
-            try {
-              lastBackup = (await lastBackupIn(storage.url, storage.sas, t.name)) ?? 'none found';
-            } catch (err) {
-              backupProblem = `last backup not found: ${String((err as Error).message).split(storage.sas).join('<sas>')}`;
-            }
+    const rows: import('../ceremonies/status').HsmStatus[] = [];
+    for (const t of targets.managed) {
+      const admin = new ManagedHsmAdminClient(t.hsmUri, t.credential, { ca: t.ca });
+      try {
+        let lastBackup: string | undefined;
+        let backupProblem: string | undefined;
+        if (storage) {
+          try {
+            lastBackup = (await lastBackupIn(storage.url, storage.sas, t.name)) ?? 'none found';
+          } catch (err) {
+            backupProblem = `last backup not found: ${String((err as Error).message).split(storage.sas).join('<sas>')}`;
           }
-          const row = await managedHsmStatus({ name: t.name, admin, keys: keyClientFor(t), lastBackup, expiringDays: days });
-          rows.push(backupProblem ? { ...row, notChecked: backupProblem } : storage ? row : { ...row, notChecked: 'last backup (give --storage-url and a SAS to look for it)' });
-        } finally {
-          admin.close();
         }
+        const row = await managedHsmStatus({ name: t.name, admin, keys: keyClientFor(t), lastBackup, expiringDays: days });
+        rows.push(backupProblem ? { ...row, notChecked: backupProblem } : storage ? row : { ...row, notChecked: 'last backup (give --storage-url and a SAS to look for it)' });
+      } finally {
+        admin.close();
       }
-      for (const d of targets.dedicated) rows.push(await dedicatedStatus(d, lunaPassword, flags['host-key-sha256'] as string | undefined, parseClientList));
+    }
+    for (const d of targets.dedicated) rows.push(await dedicatedStatus(d, lunaPassword, flags['host-key-sha256'] as string | undefined, parseClientList));
 
-      const ok = rows.every((r) => r.accessible && !r.problem);
-      if (flags.json) console.log(JSON.stringify({ ok, hsms: rows }, null, 2));
-      else for (const r of rows) console.log(formatStatus(r, days));
-      return ok ? 0 : 1;
-    }),
+    const ok = rows.every((r) => r.accessible && !r.problem);
+    if (flags.json) console.log(JSON.stringify({ ok, hsms: rows }, null, 2));
+    else for (const r of rows) console.log(formatStatus(r, days));
+    return ok ? 0 : 1;
+  },
 };
 
 function lunaPasswordOf(flags: Record<string, unknown>): string | undefined {

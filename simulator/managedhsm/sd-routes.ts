@@ -7,7 +7,7 @@ import { HsmContext } from './context';
 import { DataActions as A } from './rbac';
 import { SdOperationRecord } from './model';
 import { rsaPublicJwk } from './x509';
-import { x5tS256 } from './sd-format';
+import { x5tS256 } from '../../formats/security-domain-file';
 
 type Add = (method: string, pattern: string, handler: Handler<HsmContext>) => void;
 

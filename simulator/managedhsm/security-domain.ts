@@ -8,7 +8,7 @@ import { oaepDecodeSha256 } from '../crypto/oaep';
 import { OAEP_SHA1, SIGN_ALGS, signMechanism } from './algorithms';
 import { DOMAIN_KEY_ID, EXCHANGE_KEY_ID } from './keys';
 import { DomainRecord, InstanceRecord, SdOperationRecord, collections } from './model';
-import { SdFormatError, SecurityDomainFile, buildSecurityDomainFile, decryptData, parseJwe, parseRestoreBlob, openJwe, sp800108, x5tS256, b64u, fromB64u } from './sd-format';
+import { SdFormatError, SecurityDomainFile, buildSecurityDomainFile, decryptData, parseJwe, parseRestoreBlob, openJwe, sp800108, x5tS256, b64u, fromB64u } from '../../formats/security-domain-file';
 import { selfSignedCertificate } from './x509';
 import { faultPoint } from './faults';
 

@@ -95,7 +95,7 @@ describe('hsmctl keys (against the simulator, target from Terraform outputs)', (
     [['--kty', 'RSA-HSM', '--rotation-policy', '{"expiresIn":"P1Y","lifetimeActions":[{"action":"Rotate","timeAfterCreate":"P2Y"}]}'], /would expire before it rotates/],
     [['--kty', 'RSA-HSM', '--rotation-policy', '{"expiresIn":"two years","lifetimeActions":[{"action":"Rotate","timeAfterCreate":"P1Y"}]}'], /ISO 8601 duration/],
     [['--kty', 'RSA-HSM', '--rotation-policy', '/no/such/file.json'], /not inline JSON and not a readable file/],
-    [['--kty', 'RSA-HSM', '--bogus'], /unknown flag --bogus/],
+    [['--kty', 'RSA-HSM', '--bogus'], /unknown option '--bogus'\nallowed: --hsm, .*--kty/],
   ])('fails with exit 2 on bad input %j, before calling the HSM', async (extra, message) => {
     const r = await hsmctl(['keys', 'create', 'bad-input', ...target, ...(extra as string[])]);
     expect(r.code).toBe(2);

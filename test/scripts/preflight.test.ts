@@ -25,7 +25,7 @@ describe('hsmctl preflight against the simulator standing in for ARM', () => {
 
   test('GIVEN a fresh subscription THEN every registration check fails with its az fix, the plan checks pass, exit 1', async () => {
     const r = await hsmctl([...args, '--json']);
-    expect(r.err).toBe('');
+    expect(r.err).toMatch(/^environment example from \S+config\/example\.json \(--env example\)$/);
     expect(r.code).toBe(1);
     const report = JSON.parse(r.out);
     expect(report.ok).toBe(false);
@@ -63,7 +63,7 @@ describe('hsmctl preflight against the simulator standing in for ARM', () => {
       await new Promise((res) => setTimeout(res, 250));
       after = await hsmctl(args);
     }
-    expect(after.err).toBe('');
+    expect(after.err).toMatch(/^environment example from \S+ \(--env example\)$/);
     expect(after.out).not.toMatch(/FAIL/);
     expect(after.out).toMatch(/preflight passed/);
     expect(after.code).toBe(0);
@@ -76,7 +76,7 @@ describe('hsmctl preflight against the simulator standing in for ARM', () => {
     expect((await hsmctl(['preflight', '--bogus'])).code).toBe(2);
     const missing = await hsmctl(['preflight', '--config', '/no/such/config.json', '--subscription', SUB]);
     expect(missing.code).toBe(2);
-    expect(missing.err).toMatch(/no environment config at \/no\/such\/config.json/);
+    expect(missing.err).toMatch(/--config \/no\/such\/config.json: there is no \/no\/such\/config.json/);
     expect((await hsmctl(['preflight', '--simulator', '/no/such/dir', '--subscription', SUB])).code).toBe(2);
     expect((await hsmctl(['preflight', '--help'])).code).toBe(0);
   });

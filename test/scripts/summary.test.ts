@@ -37,20 +37,9 @@ describe('hsmctl', () => {
     const summaries = JSON.parse(execFileSync('node', [HSMCTL, 'summary', '--json'], { cwd: ROOT, encoding: 'utf8' }));
     expect(summaries.map((s: { stack: string }) => s.stack)).toEqual(['hsm-example', 'hsm-example-dr']);
   });
-  test('an unknown environment is a clear error with exit code 1', () => {
+  test('an unknown environment is a usage error naming the environments there are (exit 2)', () => {
     const r = run('summary', '--env', 'nosuchenv');
-    expect(r.status).toBe(1);
-    expect(r.stderr).toMatch(/nosuchenv\.json: invalid environment config:\n  cannot read the file \(ENOENT\)/);
-  });
-  test('a bad flag is a usage error with exit code 2', () => {
-    const r = run('summary', '--envv', 'x');
     expect(r.status).toBe(2);
-    expect(r.stderr).toMatch(/unknown flag --envv; allowed: --env, --outdir, --json/);
-  });
-  test('an unknown command lists the commands, --help describes one', () => {
-    const r = run('frobnicate');
-    expect(r.status).toBe(2);
-    expect(r.stderr).toMatch(/unknown command "frobnicate"/);
-    expect(run('summary', '--help').stdout).toMatch(/hsmctl summary: synthesize an environment/);
+    expect(r.stderr).toMatch(/--env nosuchenv: there is no .*config\/nosuchenv\.json; environments in config\/: .*example/);
   });
 });

@@ -2,7 +2,7 @@ import { KeyObject, X509Certificate, constants, createDecipheriv, createHash, cr
 
 /**
  * A decoder of the Managed HSM security-domain file written for the tests from the published format
- * (reference/managed-hsm.md), sharing no code with simulator/managedhsm/sd-format.ts: RSA-OAEP-256 +
+ * (reference/managed-hsm.md), sharing no code with formats/security-domain-file.ts: RSA-OAEP-256 +
  * A256CBC-HS512 compact JWEs, Shamir shares over GF(257) as 16-bit little-endian words (x << 9) | v, Lagrange
  * interpolation at 0, and SP 800-108 (HMAC-SHA512, counter mode) for the data keys.
  */
