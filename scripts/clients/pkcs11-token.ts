@@ -88,7 +88,7 @@ export class Pkcs11Token {
     if (!found.length) return undefined;
     const handle = found[0];
     const [type, extractable] = this.lib.C_GetAttributeValue(this.session, handle, [{ type: pkcs11js.CKA_KEY_TYPE }, { type: pkcs11js.CKA_EXTRACTABLE }]);
-    const keyType = (type.value as Buffer).readUIntLE(0, (type.value as Buffer).length);
+    const keyType = ulong(type.value as Buffer);
     if (!(extractable.value as Buffer)[0]) throw new CeremonyError(`key "${label}" in token "${this.label}" is not extractable (CKA_EXTRACTABLE false): BYOK must wrap it out of the token, so it must be created extractable`);
     if (keyType === pkcs11js.CKK_RSA) {
       const [n] = this.lib.C_GetAttributeValue(this.session, handle, [{ type: pkcs11js.CKA_MODULUS }]);
@@ -102,7 +102,7 @@ export class Pkcs11Token {
     }
     if (keyType === pkcs11js.CKK_AES) {
       const [len] = this.lib.C_GetAttributeValue(this.session, handle, [{ type: pkcs11js.CKA_VALUE_LEN }]);
-      return { handle, label, type: 'AES', bits: (len.value as Buffer).readUIntLE(0, (len.value as Buffer).length) * 8 };
+      return { handle, label, type: 'AES', bits: ulong(len.value as Buffer) * 8 };
     }
     throw new CeremonyError(`key "${label}" is of a type BYOK into Managed HSM does not take (PKCS#11 key type ${keyType}); allowed: RSA, EC, AES`);
   }
@@ -226,6 +226,11 @@ function finalize(lib: pkcs11js.PKCS11): void {
 export function pkcs11Reason(err: unknown): string {
   if (err instanceof pkcs11js.Pkcs11Error) return err.message;
   return (err as Error)?.message ?? String(err);
+}
+
+/** A CK_ULONG attribute: 8 bytes on 64-bit Linux, 4 elsewhere; little-endian on x86 and arm. */
+function ulong(b: Buffer): number {
+  return b.length === 8 ? Number(b.readBigUInt64LE()) : b.readUInt32LE();
 }
 
 function stripZeros(b: Buffer): Buffer {

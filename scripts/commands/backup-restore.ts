@@ -27,6 +27,7 @@ export const backupRestoreCommand: Command = {
     key: { type: 'string', value: 'NAME', description: 'restore only this key (selective restore)' },
     'no-wait': { type: 'boolean', description: 'print the job id and return; follow with hsmctl backup status --restore' },
   },
+  needs: { role: 'Managed HSM Administrator', scope: '/' },
   async run(flags) {
     const storage = storageUrl(flags);
     const sas = readSas(flags);

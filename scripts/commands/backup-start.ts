@@ -38,6 +38,7 @@ export const backupStartCommand: Command = {
     'example: hsmctl backup start --hsm https://contoso.managedhsm.azure.net --storage-url https://acct.blob.core.windows.net/mhsm-backups --sas-file sas.txt',
   ].join('\n'),
   flags: { ...TARGET_FLAGS, ...STORAGE_FLAGS, 'no-wait': { type: 'boolean', description: 'print the job id and return; follow with hsmctl backup status' } },
+  needs: { role: 'Managed HSM Administrator', scope: '/' },
   async run(flags) {
     const storage = storageUrl(flags);
     const sas = readSas(flags);

@@ -10,6 +10,7 @@ export const backupStatusCommand: Command = {
     job: { type: 'string', value: 'ID', description: 'the job id printed by backup start / backup restore (required)' },
     restore: { type: 'boolean', description: 'the job is a restore (full or selective)' },
   },
+  needs: { role: 'Managed HSM Administrator', scope: '/' },
   async run(flags) {
     const job = required(flags, 'job');
     const target = resolveTarget(flags);

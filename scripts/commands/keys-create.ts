@@ -177,6 +177,7 @@ export const keysCreateCommand: Command = {
     'rotation-policy': { type: 'string', value: 'FILE|JSON', description: 'rotation policy to set on the key' },
     json: { type: 'boolean', description: 'print the created key as JSON' },
   },
+  needs: { role: 'Managed HSM Crypto User', scope: '/keys' },
   async run(flags, positionals) {
     const name = keyName(positionals, 'keys create');
     const spec = keySpecFromFlags(flags);

@@ -5,6 +5,7 @@ import { keyFailure } from './keys-show';
 export const keysListCommand: Command = {
   details: 'example: hsmctl keys list --from-outputs outputs.json\n         hsmctl keys list --simulator .hsm-state --hsm hsm-example-mhsm --json',
   flags: { ...TARGET_FLAGS, json: { type: 'boolean', description: 'print as JSON' } },
+  needs: { role: 'Managed HSM Crypto User', scope: '/keys' },
   async run(flags) {
     const { resolveTarget, keyClientFor } = require('../clients/target') as typeof import('../clients/target');
     const target = resolveTarget(flags);

@@ -7,6 +7,7 @@ export const keysRotateCommand: Command = {
   details: 'example: hsmctl keys rotate data-wrapping --from-outputs outputs.json',
   args: [{ name: 'NAME', description: 'the key name' }],
   flags: { ...TARGET_FLAGS, json: { type: 'boolean', description: 'print the new version as JSON' } },
+  needs: { role: 'Managed HSM Crypto User', scope: '/keys' },
   async run(flags, positionals) {
     const name = keyName(positionals, 'keys rotate');
     const { resolveTarget, keyClientFor } = require('../clients/target') as typeof import('../clients/target');

@@ -58,6 +58,7 @@ export const keysShowCommand: Command = {
     version: { type: 'string', value: 'V', description: 'a given version (default: the latest)' },
     json: { type: 'boolean', description: 'print as JSON' },
   },
+  needs: { role: 'Managed HSM Crypto User', scope: '/keys' },
   async run(flags, positionals) {
     const name = keyName(positionals, 'keys show');
     const { resolveTarget, keyClientFor } = require('../clients/target') as typeof import('../clients/target');

@@ -45,6 +45,7 @@ export const sdActivateCommand: Command = {
     '         hsmctl sd activate --simulator .hsm-state --hsm contoso-hsm --cert a.cer b.cer c.cer --quorum 2 --out ./sd',
   ].join('\n'),
   flags: { ...TARGET_FLAGS, ...KEYGEN_FLAGS },
+  needs: { role: 'Managed HSM Administrator', scope: '/' },
   async run(flags) {
     const out = required(flags, 'out');
     const target = resolveTarget(flags);

@@ -20,6 +20,7 @@ export const sdRecoverCommand: Command = {
     keys: { type: 'list', value: 'KEY...', description: 'private key files, at least the quorum; each with its .cer beside it (required)' },
     'exchange-key-out': { type: 'string', value: 'FILE', description: "also save the HSM's exchange key certificate here" },
   },
+  needs: { role: 'Managed HSM Administrator', scope: '/' },
   async run(flags) {
     const sdFile = required(flags, 'sd-file');
     const keyFiles = flags.keys as string[] | undefined;

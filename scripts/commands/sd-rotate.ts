@@ -17,6 +17,7 @@ export const sdRotateCommand: Command = {
     'example: hsmctl sd rotate --hsm https://contoso.managedhsm.azure.net --certs 3 --quorum 2 --out ./sd-2026',
   ].join('\n'),
   flags: { ...TARGET_FLAGS, ...KEYGEN_FLAGS },
+  needs: { role: 'Managed HSM Administrator', scope: '/' },
   async run(flags) {
     const out = required(flags, 'out');
     const target = resolveTarget(flags);

@@ -89,6 +89,10 @@ async function importByok(keys: KeyService, name: string, jwk: Json, kty: Kty, b
   const k = modulusBytes(kek.pub!);
   if (ct.length <= k + 8) throw bad('the ciphertext is too short');
   const crv = kty === 'EC' ? curve(jwk) : undefined;
+  // AES key wrap with padding adds 8 bytes to a key whose length is a multiple of 8; the unwrap checks the
+  // length the wrapping encoded. (SoftHSM2 leaves CKA_VALUE_LEN of an unwrapped key at 0, so it is not read back.)
+  const octBytes = ct.length - k - 8;
+  if (kty === 'oct' && !OCT_BYTES.includes(octBytes)) throw errors.badParameter(`oct key length ${octBytes * 8} bits is not supported: 128, 192 or 256.`);
   return keys.addVersion(name, async (version, label) => {
     await tokenCall(() =>
       keys.token.withTransientAesKey(kek.version, OAEP_SHA1, ct.subarray(0, k), (aes) =>
@@ -107,9 +111,7 @@ async function importByok(keys: KeyService, name: string, jwk: Json, kty: Kty, b
       await keys.token.addPublic(version, label, { curve: crv!, point });
       return { kty, keyOps, tags, pub: ecPublic(crv!, point), crv };
     }
-    const size = await keys.token.secretBits(version);
-    if (!OCT_BYTES.includes(size / 8)) throw errors.badParameter(`oct key length ${size} bits is not supported: 128, 192 or 256.`);
-    return { kty, keyOps, tags, size };
+    return { kty, keyOps, tags, size: octBytes * 8 };
   }, attrs);
 }
 
