@@ -14,7 +14,7 @@ export function describeFailure(err: unknown, needs: { role: string; scope: stri
   const e = err as { statusCode?: number; status?: number; code?: string; message?: string; name?: string; cause?: unknown };
   const message = firstLine(e?.message ?? String(err));
   if (err instanceof CeremonyError) return `error: ${err.message}`;
-  const status = err instanceof HsmRequestError ? err.status : e?.statusCode;
+  const status = statusOf(err);
   if (status === 403) return `the HSM refused: 403 ${e.code ?? 'Forbidden'}: ${message}\n${roleAdvice(needs, flags)}`;
   if (status === 401) {
     return [
@@ -29,6 +29,22 @@ export function describeFailure(err: unknown, needs: { role: string; scope: stri
     return `no usable Azure credential: ${message}\nSign in with az login, or set AZURE_TENANT_ID, AZURE_CLIENT_ID and AZURE_CLIENT_SECRET (or use a managed identity).`;
   }
   return `failed: ${message}`;
+}
+
+/** How a call failed, for reports that go on after a failure (hsmctl status): the service said no, or nothing answered. */
+export function classifyFailure(err: unknown): { kind: 'unreachable' | 'denied' | 'refused' | 'other'; text: string } {
+  const e = err as { code?: string; message?: string };
+  const status = statusOf(err);
+  const message = firstLine(e?.message ?? String(err));
+  if (status === 401 || status === 403) return { kind: 'denied', text: `${status} ${e.code ?? ''}`.trim() };
+  if (typeof status === 'number' && status >= 400) return { kind: 'refused', text: `${status} ${e.code ?? ''}: ${message}`.replace(/ +:/, ':') };
+  const network = networkCode(err);
+  if (network) return { kind: 'unreachable', text: `${network}: ${message}` };
+  return { kind: 'other', text: message };
+}
+
+function statusOf(err: unknown): number | undefined {
+  return err instanceof HsmRequestError ? err.status : (err as { statusCode?: number })?.statusCode;
 }
 
 /** What a 403 means for this command: the role it needs and the command an administrator runs to grant it. */

@@ -47,6 +47,8 @@ export interface SimulatorOptions {
 }
 
 export interface Endpoints {
+  /** The simulator's process: clients tell a running simulator from a folder left by one that died. */
+  pid: number;
   caCertificate: string;
   tenantId: string;
   authorityHost: string;
@@ -118,8 +120,10 @@ export async function startSimulator(opts: SimulatorOptions): Promise<SimulatorH
     cleanups.push(() => control.close());
     const authorityHost = `https://127.0.0.1:${controlPort}`;
     const endpointsFile = path.join(stateDir, 'endpoints.json');
+    cleanups.push(() => fs.rmSync(endpointsFile, { force: true })); // nothing listens once closed
 
     const endpoints = (): Endpoints => ({
+      pid: process.pid,
       caCertificate: tls.caCertPath,
       tenantId: tenantId!,
       authorityHost,

@@ -1,5 +1,6 @@
 import type { KeyClient } from '@azure/keyvault-keys';
 import { ManagedHsmAdminClient } from '../clients/mhsm-admin';
+import { classifyFailure } from '../failure';
 
 /**
  * The status report in the spirit of `show security hsm status`, shared by `hsmctl status` and the dry-run's
@@ -12,7 +13,10 @@ export const EXPIRING_DAYS = 30;
 export interface HsmStatus {
   readonly hsm: string;
   readonly kind: 'Managed HSM' | 'Dedicated HSM';
-  readonly accessible: boolean;
+  /** It answered (HTTPS for a Managed HSM, SSH for a Dedicated HSM), whether or not the credential was let in. */
+  readonly reachable: boolean;
+  /** What the HSM answered but refused to this credential (401/403), with the role that would be needed. */
+  readonly accessDenied?: string[];
   readonly activated?: boolean;
   readonly quorum?: string;
   readonly keys?: number;
@@ -54,30 +58,53 @@ export async function activationOf(admin: ManagedHsmAdminClient, downloadOnly = 
 export async function managedHsmStatus(i: ManagedHsmStatusInput): Promise<HsmStatus> {
   const days = i.expiringDays ?? EXPIRING_DAYS;
   const now = i.now ?? Date.now();
+  const base = { hsm: i.name, kind: 'Managed HSM' as const };
+  const denied: string[] = [];
+  // Each read stands alone: a credential may see keys but not the security domain (Crypto User), or the reverse
+  // (Administrator). Only no answer at all makes the HSM unreachable.
+  let activated: boolean | undefined;
   try {
-    const { activated } = await activationOf(i.admin, i.activation === 'download');
-    let count = 0;
-    const expiring: string[] = [];
-    if (activated) {
+    activated = (await activationOf(i.admin, i.activation === 'download')).activated;
+  } catch (err) {
+    const f = classifyFailure(err);
+    if (f.kind === 'unreachable') return { ...base, reachable: false, problem: f.text };
+    if (f.kind !== 'denied') return { ...base, reachable: true, problem: `activation status: ${f.text}` };
+    denied.push(`activation status (${f.text}; needs Managed HSM Administrator)`);
+  }
+  let count: number | undefined;
+  const expiring: string[] = [];
+  if (activated !== false) {
+    try {
+      count = 0;
       for await (const k of i.keys.listPropertiesOfKeys()) {
         count++;
         if (k.expiresOn && k.expiresOn.getTime() - now < days * 86_400_000) expiring.push(`${k.name} (${k.expiresOn.toISOString().slice(0, 10)})`);
       }
+      activated = true; // keys answer only on an activated HSM
+    } catch (err) {
+      count = undefined;
+      const f = classifyFailure(err);
+      if (f.kind === 'unreachable') return { ...base, reachable: false, problem: f.text };
+      if (f.kind !== 'denied') return { ...base, reachable: true, activated, problem: `keys: ${f.text}` };
+      denied.push(`keys (${f.text}; needs Managed HSM Crypto User or Crypto Auditor at /keys)`);
     }
-    const quorum = typeof i.quorum === 'function' ? i.quorum(activated) : i.quorum;
-    return {
-      hsm: i.name,
-      kind: 'Managed HSM',
-      accessible: true,
-      activated,
-      quorum,
-      keys: activated ? count : undefined,
-      keysExpiringSoon: activated ? expiring : undefined,
-      lastBackup: i.lastBackup,
-    };
-  } catch (err) {
-    return { hsm: i.name, kind: 'Managed HSM', accessible: false, problem: (err as Error).message };
   }
+  const quorum = activated === undefined ? undefined : typeof i.quorum === 'function' ? i.quorum(activated) : i.quorum;
+  return {
+    ...base,
+    reachable: true,
+    accessDenied: denied.length ? denied : undefined,
+    activated,
+    quorum,
+    keys: count,
+    keysExpiringSoon: count === undefined ? undefined : expiring,
+    lastBackup: i.lastBackup,
+  };
+}
+
+/** Whether a status row is healthy: the HSM answered, let the credential read everything, and had no problem. */
+export function statusOk(r: HsmStatus): boolean {
+  return r.reachable && !r.problem && !r.accessDenied;
 }
 
 /** The names in LunaSH `client list` output ("registered client 1: name"). */
@@ -89,7 +116,8 @@ export function parseClientList(out: string): string[] {
 }
 
 export function formatStatus(r: HsmStatus, expiringDays = EXPIRING_DAYS): string {
-  const parts = [`${r.kind} ${r.hsm}: ${r.accessible ? 'accessible' : 'NOT accessible'}`];
+  const parts = [`${r.kind} ${r.hsm}: ${r.reachable ? 'reachable' : 'UNREACHABLE'}`];
+  if (r.accessDenied) parts.push(`access denied: ${r.accessDenied.join(', ')}`);
   if (r.activated !== undefined) parts.push(r.activated ? `activated${r.quorum ? ` (quorum ${r.quorum})` : ''}` : 'not activated');
   if (r.keys !== undefined) parts.push(`${r.keys} keys`, `expiring within ${expiringDays} days: ${r.keysExpiringSoon!.length ? r.keysExpiringSoon!.join(', ') : 'none'}`);
   if (r.registeredClients) parts.push(`clients: ${r.registeredClients.join(', ') || 'none'}`);

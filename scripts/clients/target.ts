@@ -5,6 +5,7 @@ import { FlagSpecs, ParsedFlags, UsageError } from '../flags';
 import type { KeyClient } from '@azure/keyvault-keys';
 import { dedicatedHsmsOf, managedHsmsOf, readOutputs, selectManagedHsm } from './outputs';
 import type { Endpoints } from '../../simulator';
+import { CeremonyError } from '../failure';
 
 /**
  * Where an hsmctl ceremony command points: a Managed HSM endpoint and a credential. The simulator and Azure are
@@ -34,12 +35,36 @@ export const TARGET_FLAGS: FlagSpecs = {
 /** endpoints.json as the simulator writes it. */
 type SimulatorEndpoints = Endpoints;
 
+/**
+ * The endpoints of the simulator running from DIR. A folder whose simulator stopped (no endpoints.json) or died
+ * (its process is gone) is reported at once with the command that starts it, instead of a token request that
+ * times out against a closed port.
+ */
 export function readEndpoints(dir: string): SimulatorEndpoints {
   const file = path.join(dir, 'endpoints.json');
+  const start = `npx hsmctl simulator start --state-dir ${dir}`;
+  if (!fs.existsSync(file)) {
+    const known = fs.existsSync(path.join(dir, 'state')) || fs.existsSync(path.join(dir, 'softhsm'));
+    throw new CeremonyError(known ? `the simulator in ${dir} is not running (it was stopped); start it with: ${start}` : `${dir} holds no simulator (no endpoints.json); start one with: ${start}`);
+  }
+  let e: SimulatorEndpoints;
   try {
-    return JSON.parse(fs.readFileSync(file, 'utf8')) as SimulatorEndpoints;
+    e = JSON.parse(fs.readFileSync(file, 'utf8')) as SimulatorEndpoints;
   } catch (err) {
-    throw new UsageError(`--simulator ${dir}: cannot read ${file} (is the simulator started there?): ${(err as Error).message}`);
+    throw new CeremonyError(`--simulator ${dir}: cannot read ${file}: ${(err as Error).message}`);
+  }
+  if (typeof e.pid === 'number' && !processAlive(e.pid)) {
+    throw new CeremonyError(`the simulator in ${dir} is not running (its process ${e.pid} is gone; endpoints.json is left from that run); start it with: ${start}`);
+  }
+  return e;
+}
+
+function processAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
   }
 }
 

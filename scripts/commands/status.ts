@@ -8,12 +8,13 @@ import { intFlag, readSas, storageUrl } from '../ceremonies/run';
 export const statusCommand: Command = {
   details: [
     'Reports every HSM of the Terraform outputs (--from-outputs), of the simulator (--simulator DIR), or the one --hsm names.',
-    'Managed HSM: reachable with the credential, activated (its security domain downloaded, or uploaded by a recovery),',
+    'Managed HSM: reachable (it answers), what it denies this credential (and the role that would let it read),',
+    'activated (its security domain downloaded, or uploaded by a recovery),',
     'keys and those expiring within --expiring-days, and with --storage-url the newest backup folder (mhsm-<name>-<time>)',
     'in that container. Dedicated HSM: its SSH port reachable; with tenantadmin\'s password (--luna-password-env NAME or',
     '--luna-password-file FILE) the clients LunaSH `client list` shows; otherwise its clients are reported "not checked".',
     'The quorum of a security domain is not reported: the service does not say it.',
-    'Exit 0 when every HSM answered, 1 when one did not (or failed), 2 on a usage error.',
+    'Exit 0 when every HSM answered and let the credential read everything, 1 otherwise, 2 on a usage error.',
     '',
     'example: hsmctl status --from-outputs outputs.json --luna-password-env TA_PW',
     '         hsmctl status --simulator .hsm-state --json',
@@ -32,7 +33,7 @@ export const statusCommand: Command = {
   async run(flags) {
     const { resolveAllTargets, keyClientFor } = require('../clients/target') as typeof import('../clients/target');
     const { ManagedHsmAdminClient } = require('../clients/mhsm-admin') as typeof import('../clients/mhsm-admin');
-    const { formatStatus, managedHsmStatus, parseClientList } = require('../ceremonies/status') as typeof import('../ceremonies/status');
+    const { formatStatus, managedHsmStatus, parseClientList, statusOk } = require('../ceremonies/status') as typeof import('../ceremonies/status');
     const days = intFlag(flags, 'expiring-days', 30, 1, 3650);
     const storage = flags['storage-url'] ? { url: storageUrl(flags), sas: readSas(flags) } : undefined;
     if (!storage && (flags['sas-file'] || flags.sas)) throw new UsageError('--sas and --sas-file go with --storage-url');
@@ -61,7 +62,7 @@ export const statusCommand: Command = {
     }
     for (const d of targets.dedicated) rows.push(await dedicatedStatus(d, lunaPassword, flags['host-key-sha256'] as string | undefined, parseClientList));
 
-    const ok = rows.every((r) => r.accessible && !r.problem);
+    const ok = rows.every(statusOk);
     if (flags.json) console.log(JSON.stringify({ ok, hsms: rows }, null, 2));
     else for (const r of rows) console.log(formatStatus(r, days));
     return ok ? 0 : 1;
@@ -81,21 +82,21 @@ async function dedicatedStatus(
   parseClientList: (out: string) => string[],
 ): Promise<import('../ceremonies/status').HsmStatus> {
   const base = { hsm: d.name, kind: 'Dedicated HSM' as const };
-  if (!d.port) return { ...base, accessible: false, problem: `no Luna appliance answers for it (${d.where})` };
+  if (!d.port) return { ...base, reachable: false, problem: `no Luna appliance answers for it (${d.where})` };
   if (!password) {
     const reachable = await tcpReachable(d.host, d.port, 5000);
     return reachable
-      ? { ...base, accessible: true, notChecked: "registered clients (give tenantadmin's password: --luna-password-env NAME or --luna-password-file FILE)" }
-      : { ...base, accessible: false, problem: `SSH ${d.host}:${d.port} does not answer` };
+      ? { ...base, reachable: true, notChecked: "registered clients (give tenantadmin's password: --luna-password-env NAME or --luna-password-file FILE)" }
+      : { ...base, reachable: false, problem: `SSH ${d.host}:${d.port} does not answer` };
   }
   const { LunaSession } = require('./luna-ssh') as typeof import('./luna-ssh');
   let s: import('./luna-ssh').LunaSession | undefined;
   try {
     s = await LunaSession.connect({ host: d.host, port: d.port, username: 'tenantadmin', password, hostKeySha256, timeoutMs: 15000 });
     const clients = parseClientList(await s.lunash('client list'));
-    return { ...base, accessible: true, registeredClients: clients };
+    return { ...base, reachable: true, registeredClients: clients };
   } catch (err) {
-    return { ...base, accessible: false, problem: (err as Error).message };
+    return { ...base, reachable: false, problem: (err as Error).message };
   } finally {
     s?.close();
   }

@@ -512,16 +512,6 @@ export class Token {
     });
   }
 
-  /** Length in bits of a secret key (CKA_VALUE_LEN is readable even when the value is not). */
-  async secretBits(id: string): Promise<number> {
-    const h = this.objects(id).secret;
-    if (!h) throw new Error(`key ${id} is not a secret key`);
-    return this.pool.use(async (s) => {
-      const [len] = this.lib.C_GetAttributeValue(s, h, [{ type: pkcs11js.CKA_VALUE_LEN }]);
-      return (len.value as Buffer).readUInt32LE(0) * 8;
-    });
-  }
-
   /** Destroys every object of a key version; a missing id is not an error (purge is idempotent). */
   async destroy(id: string): Promise<void> {
     const o = this.index.get(id);

@@ -29,7 +29,7 @@ export function statusStep(ctx: DryRunContext): Step {
             lastBackup: lastBackup?.hsm === m.name ? `${lastBackup.at} (${lastBackup.folder})` : undefined,
           });
         } catch (err) {
-          row = { hsm: m.name, kind: 'Managed HSM', accessible: false, problem: (err as Error).message };
+          row = { hsm: m.name, kind: 'Managed HSM', reachable: false, problem: (err as Error).message };
         }
         rows.push(row);
       }
@@ -39,7 +39,7 @@ export function statusStep(ctx: DryRunContext): Step {
         rows.push({
           hsm: d.name,
           kind: 'Dedicated HSM',
-          accessible: !!appliance?.sshPort,
+          reachable: !!appliance?.sshPort,
           registeredClients: luna[d.name]?.clients,
           problem: appliance?.sshPort ? undefined : 'no Luna appliance answers for it',
         });
