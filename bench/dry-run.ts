@@ -6,12 +6,18 @@
  *   npx tsx bench/dry-run.ts [--runs N]
  */
 import { spawnSync } from 'child_process';
+import { parseArgs } from 'util';
 import { mkdtempSync, rmSync } from 'fs';
 import { tmpdir } from 'os';
 import { join, resolve } from 'path';
 
 const ROOT = resolve(__dirname, '..');
-const runs = Number(process.argv[process.argv.indexOf('--runs') + 1] || 2);
+const { values } = parseArgs({ options: { runs: { type: 'string', default: '2' } } });
+const runs = Number(values.runs);
+if (!Number.isInteger(runs) || runs < 1 || runs > 20) {
+  console.error(`bench/dry-run: --runs must be an integer from 1 to 20; got ${values.runs}`);
+  process.exit(2);
+}
 
 interface Report {
   ok: boolean;

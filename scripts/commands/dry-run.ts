@@ -24,8 +24,13 @@ export const dryRunCommand: Command = {
     const keyBits = flags['key-bits'] === undefined ? 4096 : Number(flags['key-bits']);
     if (![2048, 3072, 4096].includes(keyBits)) throw new UsageError(`--key-bits ${String(flags['key-bits'])}: allowed 2048, 3072 or 4096`);
     const json = flags.json === true;
-    const progress = (line: string) => (json ? process.stderr : process.stdout).write(`${line}\n`);
+    const progress = (line: string) => (json ? console.error(line) : console.log(line));
     const { config } = loadEnvironment(flags, progress);
+    if (flags.simulator) {
+      // A simulator that is not running is named now, not after the synth.
+      const { readEndpoints } = require('../clients/target') as typeof import('../clients/target');
+      readEndpoints(flags.simulator as string);
+    }
     const { runDryRun } = require('../dry-run/dry-run') as typeof import('../dry-run/dry-run');
     const stateDir = (flags['state-dir'] as string | undefined) ?? path.join('.hsm-state', config.name);
     const report = await runDryRun({
@@ -38,8 +43,9 @@ export const dryRunCommand: Command = {
     });
     if (json) console.log(JSON.stringify(report, null, 2));
     else {
-      console.log(report.ok ? `\ndry-run of ${report.env}: every step passed in ${report.seconds.toFixed(1)} s; state in ${report.stateDir}` : `\ndry-run of ${report.env} FAILED at "${report.failedStep}"; the state is kept in ${report.stateDir} for inspection`);
-      for (const s of report.steps) console.log(`  ${s.status.padEnd(7)} ${s.seconds.toFixed(2).padStart(6)} s  ${s.name}`);
+      const { countSteps } = require('../dry-run/step-runner') as typeof import('../dry-run/step-runner');
+      console.log(report.ok ? `\ndry-run of ${report.env}: ${countSteps(report.steps)} in ${report.seconds.toFixed(1)} s; state in ${report.stateDir}` : `\ndry-run of ${report.env} FAILED at "${report.failedStep}" (${countSteps(report.steps)}); the state is kept in ${report.stateDir} for inspection`);
+      for (const s of report.steps) console.log(`  ${s.status.padEnd(7)} ${s.seconds.toFixed(2).padStart(6)} s  ${s.name}${s.reason ? ` (${s.reason})` : ''}`);
     }
     return report.ok ? 0 : 1;
   },

@@ -74,5 +74,5 @@ export async function runDryRun(o: DryRunOptions): Promise<DryRunReport> {
     for (const c of ctx.cleanups.reverse()) await Promise.resolve(c()).catch(() => undefined);
   }
   const failed = steps.find((s) => s.status === 'failed');
-  return { ok: !failed, env: o.env, stateDir, seconds: (Date.now() - started) / 1000, failedStep: failed?.name, steps, status: ctx.facts.status };
+  return { ok: !failed, env: o.env, stateDir, seconds: Math.round(Date.now() - started) / 1000, failedStep: failed?.name, steps, status: ctx.facts.status };
 }

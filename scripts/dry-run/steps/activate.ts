@@ -30,7 +30,9 @@ export function activateStep(ctx: DryRunContext): Step {
           done.push({ hsm: m.name, activated: 'earlier run' });
           continue;
         }
+        say(`${m.name}: making ${certificates} RSA-${keyBits} wrapping keys and certificates with openssl`);
         const made = await makeWrappingKeys(certificates, keyBits, 365, `${m.name} security domain`);
+        say(`${m.name}: downloading the security domain (quorum ${quorum} of ${certificates}) and waiting for Success`);
         const r = await downloadSecurityDomain(admin, { out, required: quorum, made });
         say(`${m.name}: ${r.certificates} x RSA-${keyBits} certificates, quorum ${r.required}: ${r.status.status}; file and keys in ${out}`);
         done.push({ hsm: m.name, activated: 'now', certificates: r.certificates, quorum: r.required });

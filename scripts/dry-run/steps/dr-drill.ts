@@ -12,13 +12,10 @@ import { securityDomainDir } from './activate';
 export function drDrillStep(ctx: DryRunContext): Step {
   return {
     name: 'disaster-recovery drill',
-    async run({ say }) {
+    async run({ say, skip }) {
       const source = primaryManagedHsms(ctx)[0];
       const target = drManagedHsm(ctx);
-      if (!source || !target) {
-        say(`skipped: ${!source ? 'no Managed HSM' : 'no disasterRecovery in the config (its Managed HSM is the drill target)'}`);
-        return { skipped: true };
-      }
+      if (!source || !target) return skip(!source ? 'no Managed HSM' : 'no disasterRecovery in the config (its Managed HSM is the drill target)');
       const storage = await ctx.azurite!.containerSas('mhsm-backups');
       const report = await runDrDrill({
         simulatorDir: ctx.simulatorDir,
