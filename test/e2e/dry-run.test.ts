@@ -57,11 +57,11 @@ describe('hsmctl dry-run of the example environment', () => {
 
   test('the status reports the activated primary, the recovered DR HSM and the Dedicated HSM', () => {
     const byName = Object.fromEntries(first.report.status.map((s: { hsm: string }) => [s.hsm, s]));
-    expect(byName['hsm-example-mhsm']).toMatchObject({ kind: 'Managed HSM', accessible: true, activated: true, quorum: '2 of 3' });
+    expect(byName['hsm-example-mhsm']).toMatchObject({ kind: 'Managed HSM', reachable: true, activated: true, quorum: '2 of 3' });
     expect(byName['hsm-example-mhsm'].keys).toBeGreaterThanOrEqual(3);
     expect(byName['hsm-example-mhsm'].lastBackup).toMatch(/^\d{4}-\d{2}-\d{2}T/);
-    expect(byName['hsm-example-mhsm-dr']).toMatchObject({ accessible: true, activated: true });
-    expect(byName['hsm-example-luna']).toMatchObject({ kind: 'Dedicated HSM', accessible: true, registeredClients: ['hsm-example-ctm', 'luna-client', 'vsrx-1'] });
+    expect(byName['hsm-example-mhsm-dr']).toMatchObject({ reachable: true, activated: true });
+    expect(byName['hsm-example-luna']).toMatchObject({ kind: 'Dedicated HSM', reachable: true, registeredClients: ['hsm-example-ctm', 'luna-client', 'vsrx-1'] });
   });
 
   test('provisions exactly what synth produced, and lists the rest as not simulated', () => {
