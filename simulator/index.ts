@@ -19,6 +19,8 @@ import { addArmRoutes } from './arm/routes';
 import { ApplianceLauncher, LunaProcessLauncher } from './arm/launcher';
 import { Logger, consoleLogger } from './logger';
 import { resourceId } from './arm/model';
+import { AuditTrail } from './audit/audit-trail';
+import { addAuditRoutes } from './management/audit-routes';
 
 export type { ManagedHsmSpec } from './managedhsm/registry';
 export type { ManagedHsmInstance } from './managedhsm/instance';
@@ -72,6 +74,8 @@ export interface SimulatorHandle {
   /** Routes of the identity port; the ARM plane adds its routes here. */
   readonly controlRouter: Router;
   readonly registry: InstanceRegistry;
+  /** The Managed HSMs' AuditEvent trail: durable in stateDir/audit, delivered to blob storage once told where. */
+  readonly audit: AuditTrail;
   managedHsm(name: string): ManagedHsmInstance;
   /** Adds an instance at runtime (the ARM plane's entry point). */
   createManagedHsm(spec: ManagedHsmSpec): Promise<ManagedHsmInstance>;
@@ -151,6 +155,8 @@ export async function startSimulator(opts: SimulatorOptions): Promise<SimulatorH
       if (ready) writeFileAtomic(endpointsFile, JSON.stringify(endpoints(), null, 2) + '\n', 0o644);
     };
 
+    const audit = new AuditTrail(stateDir);
+    cleanups.push(() => audit.close());
     const registry = new InstanceRegistry({
       store,
       module,
@@ -159,11 +165,12 @@ export async function startSimulator(opts: SimulatorOptions): Promise<SimulatorH
       log,
       onChange: writeEndpoints,
       sessionsPerToken: opts.sessionsPerToken ?? 4,
-      dataPlane: { authority, tenantId, authorizationUri: () => `${authorityHost}/${tenantId}` },
+      dataPlane: { authority, tenantId, authorizationUri: () => `${authorityHost}/${tenantId}`, audit, resourceIdOf: (name) => managedHsmResourceId(arm, name) },
     });
     cleanups.push(() => registry.close());
     addIdentityRoutes(controlRouter, { tenantId, authority, principals });
     addManagementRoutes(controlRouter, { registry, principals, managementToken });
+    addAuditRoutes(controlRouter, { audit, managementToken });
     await registry.openStored();
     const managedHsms: ManagedHsmBackend = {
       create: async (spec) => void (await registry.create(spec)),
@@ -202,6 +209,7 @@ export async function startSimulator(opts: SimulatorOptions): Promise<SimulatorH
       endpoints,
       controlRouter,
       registry,
+      audit,
       managedHsm(name) {
         const i = registry.get(name);
         if (!i) throw new Error(`no Managed HSM named ${name}`);
@@ -225,4 +233,13 @@ export async function startSimulator(opts: SimulatorOptions): Promise<SimulatorH
     await cleanup().catch(() => undefined);
     throw err;
   }
+}
+
+/**
+ * The ARM id of a Managed HSM: the ARM plane's resource when it made the instance; otherwise (instances declared
+ * at start or through the management API) a stand-in subscription and resource group "simulator".
+ */
+function managedHsmResourceId(arm: ArmService | undefined, name: string): string {
+  const r = arm?.all().find((x) => x.kind === 'managedHSMs' && x.name.toLowerCase() === name.toLowerCase());
+  return r ? resourceId(r) : `/subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/simulator/providers/Microsoft.KeyVault/managedHSMs/${name}`;
 }
