@@ -19,6 +19,7 @@ import { keysShowCommand } from './commands/keys-show';
 import { keysCreateCommand } from './commands/keys-create';
 import { keysRotateCommand } from './commands/keys-rotate';
 import { preflightCommand } from './commands/preflight';
+import { auditCommand } from './commands/audit';
 
 /** Every hsmctl command; add a command by importing it and listing it here. */
 const COMMANDS: readonly Command[] = [
@@ -41,6 +42,7 @@ const COMMANDS: readonly Command[] = [
   keysCreateCommand,
   keysRotateCommand,
   preflightCommand,
+  auditCommand,
 ];
 
 function commandHelp(c: Command): string {
