@@ -12,6 +12,8 @@ import { addCryptoRoutes } from './crypto-routes';
 import { handleRbac, isRbacPath } from './rbac-routes';
 import { addSecurityDomainRoutes } from './sd-routes';
 import { addFullBackupRoutes } from './backup-routes';
+import { addReleaseRoutes } from './release-routes';
+import { HsmPlatform } from '../attestation/hsm-platform';
 
 /** api-versions the data plane accepts (7.2 brought Managed HSM; KeyClient 4.10 sends 2025-07-01). */
 export const API_VERSIONS = ['7.2', '7.3', '7.4', '7.5', '7.6', '7.6-preview.1', '7.6-preview.2', '2025-06-01-preview', '2025-07-01'];
@@ -25,9 +27,11 @@ export interface DataPlaneDeps {
   audit: AuditTrail;
   /** The ARM id of an instance (its AuditEvent resourceId). */
   resourceIdOf: (hsmName: string) => string;
+  platform: HsmPlatform;
 }
 
 const router = new Router<HsmContext>();
+addReleaseRoutes(router);
 addKeyRoutes(router);
 addCryptoRoutes(router);
 addFullBackupRoutes(router);
@@ -54,7 +58,7 @@ export function managedHsmApp(instance: ManagedHsmInstance, deps: DataPlaneDeps)
     let reply: Reply | undefined;
     let failure: unknown;
     try {
-      reply = await serve(ctx, claims, instance);
+      reply = await serve(ctx, claims, instance, deps.platform);
     } catch (err) {
       failure = err;
     }
@@ -78,13 +82,13 @@ function authenticate(ctx: RequestContext, deps: DataPlaneDeps): TokenClaims {
 }
 
 /** api-version, activation, then the routes. */
-async function serve(ctx: RequestContext, claims: TokenClaims, instance: ManagedHsmInstance): Promise<Reply> {
+async function serve(ctx: RequestContext, claims: TokenClaims, instance: ManagedHsmInstance, platform: HsmPlatform): Promise<Reply> {
   const apiVersion = ctx.query.get('api-version');
   if (!apiVersion) throw errors.badParameter('The api-version query parameter is required.');
   if (!API_VERSIONS.includes(apiVersion)) {
     throw errors.badParameter(`The specified version (${apiVersion.slice(0, 40)}) is not recognized. Consider using the latest supported version (${API_VERSIONS[API_VERSIONS.length - 1]}).`);
   }
-  const hctx = hsmContext(ctx, claims.oid, instance, apiVersion);
+  const hctx = hsmContext(ctx, claims.oid, instance, apiVersion, platform);
   const early = tryResolve(preActivation, ctx.method, ctx.path);
   if (early) return early.handler(hctx, early.params);
   if (/^\/securitydomain(\/|$)/i.test(ctx.path)) throw errors.notFound(`No security domain operation matches ${ctx.method} ${ctx.path.slice(0, 80)}.`);
@@ -126,9 +130,9 @@ async function audit(deps: DataPlaneDeps, instance: ManagedHsmInstance, ctx: Req
  * Field by field rather than `{ ...ctx, ... }`: V8 gives a spread-and-extend object a fresh hidden class each
  * time, so every handler's reads of it missed their inline caches (perf: ~10 µs a request).
  */
-function hsmContext(ctx: RequestContext, principal: string, instance: ManagedHsmInstance, apiVersion: string): HsmContext {
+function hsmContext(ctx: RequestContext, principal: string, instance: ManagedHsmInstance, apiVersion: string, platform: HsmPlatform): HsmContext {
   const { method, path, query, headers, host, rawBody, requestId } = ctx;
-  return { method, path, query, headers, host, rawBody, requestId, principal, instance, apiVersion };
+  return { method, path, query, headers, host, rawBody, requestId, principal, instance, apiVersion, platform };
 }
 
 /** A miss is the common case here (most requests are not security-domain calls), so it must not throw. */
