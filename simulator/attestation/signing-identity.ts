@@ -36,22 +36,9 @@ export function ensureIdentity(s: IdentitySpec): SigningIdentity & { keyFile: st
     const ext = path.join(s.dir, `${s.name}.ext`);
     fs.writeFileSync(ext, s.extensions.join('\n') + '\n');
     try {
-      const days = String(s.days ?? 3650);
-      const pem = s.issuer
-        ? (() => {
-            const csr = path.join(s.dir, `${s.name}.csr`);
-            fs.writeFileSync(csr, openssl(['req', '-new', '-key', keyFile, '-subj', s.subject]));
-            try {
-              return openssl(['x509', '-req', '-in', csr, '-CA', s.issuer!.certFile, '-CAkey', s.issuer!.keyFile, '-set_serial', `0x${Date.now().toString(16)}`, '-days', days, '-sha256', '-extfile', ext]);
-            } finally {
-              fs.rmSync(csr, { force: true });
-            }
-          })()
-        : openssl(['req', '-x509', '-new', '-key', keyFile, '-sha256', '-days', days, '-subj', s.subject, '-extensions', 'v3', '-config', configWith(s.dir, s.name, s.extensions)]);
-      writeFileAtomic(certFile, pem);
+      writeFileAtomic(certFile, s.issuer ? issued(s, keyFile, ext) : selfSigned(s, keyFile));
     } finally {
       fs.rmSync(ext, { force: true });
-      fs.rmSync(path.join(s.dir, `${s.name}.cnf`), { force: true });
     }
   }
   const leaf = new X509Certificate(fs.readFileSync(certFile));
@@ -59,11 +46,26 @@ export function ensureIdentity(s: IdentitySpec): SigningIdentity & { keyFile: st
   return { key: createPrivateKey(fs.readFileSync(keyFile)), chain, x5c: chain.map((c) => c.raw.toString('base64')), keyFile, certFile };
 }
 
-/** A minimal openssl config whose [v3] section holds the extensions of a self-signed certificate. */
-function configWith(dir: string, name: string, extensions: string[]): string {
-  const file = path.join(dir, `${name}.cnf`);
-  fs.writeFileSync(file, ['[req]', 'distinguished_name = dn', '[dn]', '[v3]', ...extensions, ''].join('\n'));
-  return file;
+/** A certificate for keyFile signed by the issuer's key (openssl x509 -req). */
+function issued(s: IdentitySpec, keyFile: string, ext: string): string {
+  const csr = path.join(s.dir, `${s.name}.csr`);
+  fs.writeFileSync(csr, openssl(['req', '-new', '-key', keyFile, '-subj', s.subject]));
+  try {
+    return openssl(['x509', '-req', '-in', csr, '-CA', s.issuer!.certFile, '-CAkey', s.issuer!.keyFile, '-set_serial', `0x${Date.now().toString(16)}`, '-days', String(s.days ?? 3650), '-sha256', '-extfile', ext]);
+  } finally {
+    fs.rmSync(csr, { force: true });
+  }
+}
+
+/** A self-signed certificate whose extensions come from a minimal openssl config's [v3] section. */
+function selfSigned(s: IdentitySpec, keyFile: string): string {
+  const cnf = path.join(s.dir, `${s.name}.cnf`);
+  fs.writeFileSync(cnf, ['[req]', 'distinguished_name = dn', '[dn]', '[v3]', ...s.extensions, ''].join('\n'));
+  try {
+    return openssl(['req', '-x509', '-new', '-key', keyFile, '-sha256', '-days', String(s.days ?? 3650), '-subj', s.subject, '-extensions', 'v3', '-config', cnf]);
+  } finally {
+    fs.rmSync(cnf, { force: true });
+  }
 }
 
 /** The identity followed by its issuers' certificates (leaf first). */
