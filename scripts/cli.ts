@@ -40,6 +40,7 @@ const COMMANDS: readonly CommandEntry[] = [
   { path: ['backup', 'start'], summary: 'full backup of a Managed HSM to a blob container (SAS), waiting for the job unless --no-wait', load: () => require('./commands/backup-start').backupStartCommand },
   { path: ['backup', 'status'], summary: 'status of a full backup job (or, with --restore, of a restore job)', load: () => require('./commands/backup-status').backupStatusCommand },
   { path: ['backup', 'restore'], summary: 'restore a full backup folder into a Managed HSM of the same security domain (or one key with --key)', load: () => require('./commands/backup-restore').backupRestoreCommand },
+  { path: ['audit'], summary: "read a Managed HSM's AuditEvent logs from its diagnostic setting's storage account, with filters", load: () => require('./commands/audit').auditCommand },
   { path: ['dr-drill'], summary: 'rehearse Managed HSM disaster recovery end to end: activate, keys, backup, recover domain, restore, verify', load: () => require('./commands/dr-drill').drDrillCommand },
   { path: ['luna', 'init'], summary: 'first login, HSM initialisation, optional FIPS mode and partitions on a Luna appliance (idempotent)', load: () => require('./commands/luna-init').lunaInitCommand },
   { path: ['luna', 'register-client'], summary: 'register a client (e.g. CipherTrust Manager) on a Luna appliance and write its connection bundle', load: () => require('./commands/luna-register-client').lunaRegisterClientCommand },

@@ -19,6 +19,10 @@ import { addArmRoutes } from './arm/routes';
 import { ApplianceLauncher, LunaProcessLauncher } from './arm/launcher';
 import { Logger, consoleLogger } from './logger';
 import { resourceId } from './arm/model';
+import { AuditTrail } from './audit/audit-trail';
+import { addAuditRoutes } from './management/audit-routes';
+import { HsmPlatform } from './attestation/hsm-platform';
+import { AttestationService } from './attestation/attestation-service';
 
 export type { ManagedHsmSpec } from './managedhsm/registry';
 export type { ManagedHsmInstance } from './managedhsm/instance';
@@ -54,6 +58,8 @@ export interface Endpoints {
   authorityHost: string;
   tokenEndpoint: string;
   armEndpoint: string | null;
+  /** The local stand-in for a Microsoft Azure Attestation provider (its URL is its tokens' issuer). */
+  attestationEndpoint: string;
   managementEndpoint: string;
   managementTokenFile: string;
   managedHsms: Array<{ name: string; hsmUri: string; administrators: string[]; activated: boolean; softDeleteRetentionDays: number; purgeProtection: boolean }>;
@@ -74,6 +80,10 @@ export interface SimulatorHandle {
   /** Routes of the identity port; the ARM plane adds its routes here. */
   readonly controlRouter: Router;
   readonly registry: InstanceRegistry;
+  /** The Managed HSMs' AuditEvent trail: durable in stateDir/audit, delivered to blob storage once told where. */
+  readonly audit: AuditTrail;
+  /** The attestation provider stand-in: its URL and the tokens it signs. */
+  readonly attestation: AttestationService;
   managedHsm(name: string): ManagedHsmInstance;
   /** Adds an instance at runtime (the ARM plane's entry point). */
   createManagedHsm(spec: ManagedHsmSpec): Promise<ManagedHsmInstance>;
@@ -129,6 +139,7 @@ export async function startSimulator(opts: SimulatorOptions): Promise<SimulatorH
       authorityHost,
       tokenEndpoint: `${authorityHost}/${tenantId}/oauth2/v2.0/token`,
       armEndpoint: authorityHost,
+      attestationEndpoint: attestation.baseUrl,
       managementEndpoint: `${authorityHost}/_simulator`,
       managementTokenFile,
       managedHsms: registry.list().map((i) => {
@@ -155,6 +166,18 @@ export async function startSimulator(opts: SimulatorOptions): Promise<SimulatorH
       if (ready) writeFileAtomic(endpointsFile, JSON.stringify(endpoints(), null, 2) + '\n', 0o644);
     };
 
+    const audit = new AuditTrail(stateDir);
+    cleanups.push(() => audit.close());
+    const platform = new HsmPlatform(stateDir, { caCertPath: tls.caCertPath, caKeyPath: path.join(stateDir, 'tls', 'ca.key'), caCert: tls.caCert });
+    cleanups.push(() => platform.close());
+    const attestation = new AttestationService(stateDir);
+    const attestationListener = new HttpsListener(tls, attestation.app(), log, 'attestation');
+    // The provider's URL is the issuer that release policies name: keep its port across restarts when free.
+    const wantedPort = store.get<number>('meta', 'attestationPort') ?? 0;
+    const attestationPort = await attestationListener.listen(wantedPort).catch(() => attestationListener.listen(0));
+    if (attestationPort !== wantedPort) await store.commit([{ c: 'meta', id: 'attestationPort', v: attestationPort }]);
+    attestation.baseUrl = `https://127.0.0.1:${attestationPort}`;
+    cleanups.push(() => attestationListener.close());
     const registry = new InstanceRegistry({
       store,
       module,
@@ -163,11 +186,12 @@ export async function startSimulator(opts: SimulatorOptions): Promise<SimulatorH
       log,
       onChange: writeEndpoints,
       sessionsPerToken: opts.sessionsPerToken ?? 4,
-      dataPlane: { authority, tenantId, authorizationUri: () => `${authorityHost}/${tenantId}` },
+      dataPlane: { authority, tenantId, authorizationUri: () => `${authorityHost}/${tenantId}`, audit, resourceIdOf: (name) => managedHsmResourceId(arm, name), platform },
     });
     cleanups.push(() => registry.close());
     addIdentityRoutes(controlRouter, { tenantId, authority, principals });
     addManagementRoutes(controlRouter, { registry, principals, managementToken });
+    addAuditRoutes(controlRouter, { audit, managementToken });
     await registry.openStored();
     const managedHsms: ManagedHsmBackend = {
       create: async (spec) => void (await registry.create(spec)),
@@ -206,6 +230,8 @@ export async function startSimulator(opts: SimulatorOptions): Promise<SimulatorH
       endpoints,
       controlRouter,
       registry,
+      audit,
+      attestation,
       managedHsm(name) {
         const i = registry.get(name);
         if (!i) throw new Error(`no Managed HSM named ${name}`);
@@ -229,4 +255,13 @@ export async function startSimulator(opts: SimulatorOptions): Promise<SimulatorH
     await cleanup().catch(() => undefined);
     throw err;
   }
+}
+
+/**
+ * The ARM id of a Managed HSM: the ARM plane's resource when it made the instance; otherwise (instances declared
+ * at start or through the management API) a stand-in subscription and resource group "simulator".
+ */
+function managedHsmResourceId(arm: ArmService | undefined, name: string): string {
+  const r = arm?.all().find((x) => x.kind === 'managedHSMs' && x.name.toLowerCase() === name.toLowerCase());
+  return r ? resourceId(r) : `/subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/simulator/providers/Microsoft.KeyVault/managedHSMs/${name}`;
 }

@@ -13,6 +13,7 @@ import { provisionStep } from './steps/provision';
 import { startSimulatorStep } from './steps/start-simulator';
 import { statusStep } from './steps/status';
 import { synthesizeStep } from './steps/synthesize';
+import { auditTrailStep } from './steps/audit-trail';
 
 export interface DryRunOptions {
   readonly env: string;
@@ -67,6 +68,7 @@ export async function runDryRun(o: DryRunOptions): Promise<DryRunReport> {
         clientScenariosStep(ctx),
         drDrillStep(ctx),
         statusStep(ctx),
+        auditTrailStep(ctx),
       ],
       o.progress,
     );

@@ -30,6 +30,7 @@ export function keyBundle(host: string, v: VersionRecord, i: InstanceRecord) {
     key: { kid: kid(host, v), kty: `${v.kty}-HSM`, key_ops: v.keyOps, ...(v.pub ?? {}) },
     attributes: attributes(v, i),
     ...(Object.keys(v.tags).length ? { tags: v.tags } : {}),
+    ...(v.releasePolicy ? { release_policy: v.releasePolicy } : {}),
   };
 }
 

@@ -60,14 +60,6 @@ export function addCryptoRoutes(r: Router<HsmContext>): void {
     });
   }
 
-  r.add('POST', '/keys/:name/:version/release', () => {
-    throw errors.notSupported('Secure key release');
-  });
-
-  r.add('GET', '/keys/:name/:version/attestation', () => {
-    throw errors.notSupported('Key attestation');
-  });
-
   r.add('POST', '/rng', async (ctx) => {
     ctx.instance.rbac.require(ctx.principal, A.rng, '/', 'rng');
     const body = jsonBody(ctx);

@@ -12,6 +12,7 @@ import { backupKey, restoreKey } from './backup';
 import { deletedKeyBundle, deletedKeyItem, keyBundle, keyItem, rotationPolicy } from './bundle';
 import { durationDays } from './durations';
 import { CURVE_PARAMS } from '../pkcs11/token';
+import { checkExportable, releasePolicyOf } from './release-policy';
 
 const OPS_BY_KTY: Record<Kty, string[]> = {
   RSA: ['encrypt', 'decrypt', 'sign', 'verify', 'wrapKey', 'unwrapKey', 'import'],
@@ -41,13 +42,12 @@ export function addKeyRoutes(r: Router<HsmContext>): void {
     const name = keyName(p.name);
     ctx.instance.rbac.require(ctx.principal, A.keysImport, `/keys/${name}`, 'import');
     const body = jsonBody(ctx);
-    noReleasePolicy(body);
     const jwk = optObject(body, 'key');
     if (!jwk) throw errors.badParameter("Property 'key' (a JSON Web Key) is required.");
     const kty = parseKty(reqString(jwk, 'kty'), 'key.kty');
     if (optBool(body, 'hsm') === false) throw errors.badParameter('Managed HSM holds only HSM-protected keys: hsm must not be false.');
     const keyOps = parseOps(optStringArray(jwk, 'key_ops'), kty);
-    const v = await importKey(ctx.instance.keys, name, jwk, kty, parseAttributes(body), parseTags(body), keyOps);
+    const v = await importKey(ctx.instance.keys, name, jwk, kty, creationAttributes(body), parseTags(body), keyOps);
     return ok(keyBundle(ctx.host, v, ctx.instance.record()));
   });
 
@@ -103,14 +103,19 @@ export function addKeyRoutes(r: Router<HsmContext>): void {
     const version = keyVersion(p.version ?? '');
     ctx.instance.rbac.require(ctx.principal, A.keysWrite, `/keys/${name}`, 'update');
     const body = jsonBody(ctx);
-    noReleasePolicy(body);
     const cur = ctx.instance.keys.get(name, version);
+    const releasePolicy = releasePolicyOf(body);
+    if (releasePolicy) {
+      checkExportable(cur.attributes.exportable, releasePolicy);
+      if (cur.releasePolicy?.immutable) throw errors.badParameter('The key release policy is immutable and cannot be changed.');
+    }
     const attrs = optObject(body, 'attributes');
     if (attrs && optBool(attrs, 'exportable') !== undefined && attrs.exportable !== cur.attributes.exportable) throw errors.badParameter('The exportable attribute cannot be changed after creation.');
     const v = await ctx.instance.keys.update(name, version, {
       keyOps: body.key_ops === undefined ? undefined : parseOps(optStringArray(body, 'key_ops'), cur.kty),
       attributes: attrs ? { enabled: optBool(attrs, 'enabled'), nbf: nullableTime(attrs, 'nbf'), exp: nullableTime(attrs, 'exp') } : undefined,
       tags: body.tags === undefined ? undefined : parseTags(body),
+      releasePolicy,
     });
     return ok(keyBundle(ctx.host, v, ctx.instance.record()));
   };
@@ -198,11 +203,18 @@ function parseAttributes(body: Json): KeySpec['attributes'] {
   const a = optObject(body, 'attributes');
   if (!a) return {};
   const exportable = optBool(a, 'exportable');
-  if (exportable) throw errors.notSupported('Exportable keys (attributes.exportable with a release policy)');
   const nbf = optTime(a, 'nbf');
   const exp = optTime(a, 'exp');
   if (nbf !== undefined && exp !== undefined && exp <= nbf) throw errors.badParameter('attributes.exp must be later than attributes.nbf.');
-  return { enabled: optBool(a, 'enabled'), nbf, exp };
+  return { enabled: optBool(a, 'enabled'), nbf, exp, exportable };
+}
+
+/** Attributes of a new key with its release policy: exportable keys need one, and only they may have one. */
+function creationAttributes(body: Json): KeySpec['attributes'] {
+  const attributes = parseAttributes(body);
+  const releasePolicy = releasePolicyOf(body);
+  checkExportable(attributes.exportable, releasePolicy);
+  return { ...attributes, releasePolicy };
 }
 
 function nullableTime(a: Json, prop: string): number | null | undefined {
@@ -222,15 +234,10 @@ function parseTags(body: Json): Record<string, string> {
   return Object.fromEntries(entries) as Record<string, string>;
 }
 
-function noReleasePolicy(body: Json): void {
-  if (body.release_policy !== undefined && body.release_policy !== null) throw errors.notSupported('Key release policies (secure key release)');
-}
-
 function createSpec(body: Json): KeySpec {
-  noReleasePolicy(body);
   const kty = parseKty(reqString(body, 'kty'), 'kty');
   const keyOps = parseOps(optStringArray(body, 'key_ops'), kty);
-  const spec: KeySpec = { kty, keyOps, attributes: parseAttributes(body), tags: parseTags(body) };
+  const spec: KeySpec = { kty, keyOps, attributes: creationAttributes(body), tags: parseTags(body) };
   if (kty === 'RSA') {
     spec.size = optInt(body, 'key_size', 0, 1 << 20) ?? 2048;
     if (![2048, 3072, 4096].includes(spec.size)) throw errors.badParameter(`RSA key_size must be 2048, 3072 or 4096; got ${spec.size}.`);

@@ -22,8 +22,13 @@ export interface KeySpec {
   crv?: string;
   publicExponent?: number;
   keyOps: string[];
-  attributes: { enabled?: boolean; nbf?: number; exp?: number; exportable?: boolean };
+  attributes: { enabled?: boolean; nbf?: number; exp?: number; exportable?: boolean; releasePolicy?: VersionRecord['releasePolicy'] };
   tags: Record<string, string>;
+}
+
+/** The release policy creation attributes carry, as a VersionRecord field (absent for other keys). */
+function releasePolicyOf(a: KeySpec['attributes']): Pick<VersionRecord, 'releasePolicy'> {
+  return a.releasePolicy ? { releasePolicy: a.releasePolicy } : {};
 }
 
 export interface Deleted {
@@ -132,7 +137,7 @@ export class KeyService {
       this.checkNameFree(name);
       const version = randomBytes(16).toString('hex');
       const label = `${name}/${version}`;
-      const rec: VersionRecord = { name, version, kty: spec.kty, keyOps: spec.keyOps, attributes: this.newAttributes(spec.attributes), tags: spec.tags };
+      const rec: VersionRecord = { name, version, kty: spec.kty, keyOps: spec.keyOps, attributes: this.newAttributes(spec.attributes), tags: spec.tags, ...releasePolicyOf(spec.attributes) };
       if (spec.kty === 'RSA') {
         const e = Buffer.alloc(4);
         e.writeUInt32BE(spec.publicExponent ?? 65537);
@@ -178,11 +183,11 @@ export class KeyService {
         await this.token.destroy(version);
         throw err;
       }
-      return this.commitVersion(name, { ...body, name, version, attributes: this.newAttributes(attrs) });
+      return this.commitVersion(name, { ...body, name, version, attributes: this.newAttributes(attrs), ...releasePolicyOf(attrs) });
     });
   }
 
-  async update(name: string, version: string, patch: { keyOps?: string[]; attributes?: { enabled?: boolean; nbf?: number | null; exp?: number | null }; tags?: Record<string, string> }): Promise<VersionRecord> {
+  async update(name: string, version: string, patch: { keyOps?: string[]; attributes?: { enabled?: boolean; nbf?: number | null; exp?: number | null }; tags?: Record<string, string>; releasePolicy?: VersionRecord['releasePolicy'] }): Promise<VersionRecord> {
     return this.lock.run(name.toLowerCase(), async () => {
       const cur = this.get(name, version);
       const a = patch.attributes ?? {};
@@ -190,6 +195,7 @@ export class KeyService {
         ...cur,
         keyOps: patch.keyOps ?? cur.keyOps,
         tags: patch.tags ?? cur.tags,
+        ...(patch.releasePolicy ? { releasePolicy: patch.releasePolicy } : {}),
         attributes: {
           ...cur.attributes,
           enabled: a.enabled ?? cur.attributes.enabled,
@@ -263,7 +269,7 @@ export class KeyService {
     const k = this.record(name)!;
     const expiryDays = k.rotationPolicy?.expiryTime ? durationDays(k.rotationPolicy.expiryTime) : undefined;
     const exp = expiryDays ? Math.floor(Date.now() / 1000) + Math.round(expiryDays * 86400) : undefined;
-    return this.create(cur.name, { kty: cur.kty, size: cur.size, crv: cur.crv, keyOps: cur.keyOps, attributes: { exportable: cur.attributes.exportable, exp }, tags: cur.tags });
+    return this.create(cur.name, { kty: cur.kty, size: cur.size, crv: cur.crv, keyOps: cur.keyOps, attributes: { exportable: cur.attributes.exportable, exp, releasePolicy: cur.releasePolicy }, tags: cur.tags });
   }
 
   getPolicy(name: string): RotationPolicyRecord | undefined {

@@ -78,6 +78,8 @@ export interface VersionRecord {
   /** Key size in bits (RSA, oct) or the curve (EC). */
   size?: number;
   crv?: string;
+  /** Exportable keys: the secure key release policy (release-policy.ts). */
+  releasePolicy?: { contentType: string; data: string; immutable: boolean };
 }
 
 export interface RotationPolicyRecord {

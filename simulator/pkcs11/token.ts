@@ -402,6 +402,60 @@ export class Token {
   }
 
   /**
+   * Secure key release (CKM_RSA_AES_KEY_WRAP): a fresh AES-256 session key wraps the token key with AES-KWP (PKCS#8
+   * for a private key, the raw bytes of a secret key) and is itself encrypted to the transfer key with RSA-OAEP.
+   * With an OAEP mechanism the token has (SHA-1), both steps run in the token; for the others (SHA-256/384, which
+   * SoftHSM2 lacks) the AES key is made from token random bytes and `encrypt` does the OAEP step outside. The
+   * released key itself never leaves the token unwrapped.
+   */
+  async wrapForTransfer(targetId: string, transfer: { n: Buffer; e: Buffer }, oaep: { mech: pkcs11js.Mechanism } | { encrypt: (aesKey: Buffer) => Buffer }): Promise<{ encryptedKey: Buffer; wrappedKey: Buffer }> {
+    const t = this.objects(targetId);
+    const target = t.priv ?? t.secret;
+    if (!target) throw new Error(`wrapForTransfer: no key ${targetId}`);
+    return this.pool.use(async (s) => {
+      const made: Handle[] = [];
+      try {
+        let aes: Handle;
+        let encryptedKey: Buffer;
+        const base: Template = [
+          { type: pkcs11js.CKA_CLASS, value: pkcs11js.CKO_SECRET_KEY },
+          { type: pkcs11js.CKA_KEY_TYPE, value: pkcs11js.CKK_AES },
+          { type: pkcs11js.CKA_TOKEN, value: false },
+          { type: pkcs11js.CKA_WRAP, value: true },
+          { type: pkcs11js.CKA_EXTRACTABLE, value: true },
+        ];
+        if ('mech' in oaep) {
+          aes = this.lib.C_GenerateKey(s, { mechanism: pkcs11js.CKM_AES_KEY_GEN }, [...base.slice(2), { type: pkcs11js.CKA_VALUE_LEN, value: 32 }]);
+          made.push(aes);
+          const pub = this.lib.C_CreateObject(s, [
+            { type: pkcs11js.CKA_CLASS, value: pkcs11js.CKO_PUBLIC_KEY },
+            { type: pkcs11js.CKA_KEY_TYPE, value: pkcs11js.CKK_RSA },
+            { type: pkcs11js.CKA_TOKEN, value: false },
+            { type: pkcs11js.CKA_WRAP, value: true },
+            { type: pkcs11js.CKA_MODULUS, value: transfer.n },
+            { type: pkcs11js.CKA_PUBLIC_EXPONENT, value: transfer.e },
+          ]);
+          made.push(pub);
+          encryptedKey = await this.lib.C_WrapKeyAsync(s, oaep.mech, pub, aes, Buffer.alloc(transfer.n.length + 16));
+        } else {
+          const bytes = this.lib.C_GenerateRandom(s, Buffer.alloc(32));
+          try {
+            aes = this.lib.C_CreateObject(s, [...base, { type: pkcs11js.CKA_VALUE, value: bytes }]);
+            made.push(aes);
+            encryptedKey = oaep.encrypt(bytes);
+          } finally {
+            bytes.fill(0);
+          }
+        }
+        const wrappedKey = await this.lib.C_WrapKeyAsync(s, { mechanism: pkcs11js.CKM_AES_KEY_WRAP_PAD }, aes, target, Buffer.alloc(16384));
+        return { encryptedKey, wrappedKey };
+      } finally {
+        for (const h of made) this.lib.C_DestroyObject(s, h);
+      }
+    });
+  }
+
+  /**
    * Unwraps key material into a new token object under id. unwrappingId's object may be a secret key
    * (AES key wrap) or a private key (RSA-OAEP), or a transient handle from unwrapTransient.
    */
@@ -509,6 +563,28 @@ export class Token {
             ];
       const h = this.lib.C_CreateObject(s, [{ type: pkcs11js.CKA_CLASS, value: pkcs11js.CKO_PUBLIC_KEY }, ...Token.publicTemplate(id, label), ...tpl]);
       this.remember(id, pkcs11js.CKO_PUBLIC_KEY, h);
+    });
+  }
+
+  /**
+   * The token's own record of a key version's objects, as key attestation reports it: class, key type and the
+   * protection flags of the private or secret object (sensitive, extractable, always sensitive, never extractable,
+   * generated in the token), and whether a public object exists.
+   */
+  async attestedAttributes(id: string): Promise<{ key: Record<string, number | boolean>; hasPublic: boolean }> {
+    const o = this.objects(id);
+    const h = o.priv ?? o.secret;
+    if (!h) throw new Error(`key ${id} has no private or secret object`);
+    return this.pool.use(async (s) => {
+      const types = [pkcs11js.CKA_CLASS, pkcs11js.CKA_KEY_TYPE, pkcs11js.CKA_SENSITIVE, pkcs11js.CKA_EXTRACTABLE, pkcs11js.CKA_ALWAYS_SENSITIVE, pkcs11js.CKA_NEVER_EXTRACTABLE, pkcs11js.CKA_LOCAL];
+      const names = ['CKA_CLASS', 'CKA_KEY_TYPE', 'CKA_SENSITIVE', 'CKA_EXTRACTABLE', 'CKA_ALWAYS_SENSITIVE', 'CKA_NEVER_EXTRACTABLE', 'CKA_LOCAL'];
+      const attrs = this.lib.C_GetAttributeValue(s, h, types.map((type) => ({ type })));
+      const key: Record<string, number | boolean> = {};
+      attrs.forEach((a, i) => {
+        const b = a.value as Buffer;
+        key[names[i]] = i < 2 ? Number(b.readUInt32LE(0)) : b[0] === 1;
+      });
+      return { key, hasPublic: !!o.pub };
     });
   }
 

@@ -55,6 +55,16 @@ describe('hsmctl dry-run of the example environment', () => {
     expect(scenarios.details.vsrx).toMatchObject({ vm: 'vsrx-1', key: expect.stringMatching(/^mek-binding-[0-9a-f-]{36}$/), secondKeyRefused: true });
   });
 
+  test('reads back the audit trail of the ceremonies it ran from the insights-logs-auditevent container', () => {
+    const audit = first.report.steps.find((s: { name: string }) => s.name === 'read the audit trail');
+    expect(audit.details.container).toMatch(/\/insights-logs-auditevent$/);
+    const primary = audit.details.hsms['hsm-example-mhsm'];
+    expect(Object.keys(primary.operations)).toEqual(expect.arrayContaining(['SecurityDomainDownload', 'RoleAssignmentCreate', 'KeyCreate', 'KeyImport', 'BackupCreate']));
+    expect(primary.callers).toContain('aaaaaaaa-bbbb-cccc-dddd-eeeeeeeeeeee');
+    expect(Object.keys(audit.details.hsms['hsm-example-mhsm-dr'].operations)).toEqual(expect.arrayContaining(['SecurityDomainUpload']));
+    expect(audit.summary.join('\n')).toMatch(/hsm-example-mhsm: \d+ request\(s\) from \d+ caller\(s\)/);
+  });
+
   test('the status reports the activated primary, the recovered DR HSM and the Dedicated HSM', () => {
     const byName = Object.fromEntries(first.report.status.map((s: { hsm: string }) => [s.hsm, s]));
     expect(byName['hsm-example-mhsm']).toMatchObject({ kind: 'Managed HSM', reachable: true, activated: true, quorum: '2 of 3' });

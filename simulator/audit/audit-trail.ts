@@ -1,0 +1,61 @@
+import * as path from 'path';
+import { ContainerClient } from '@azure/storage-blob';
+import { AuditEvent, AUDIT_CONTAINER, auditBlobName } from './audit-event';
+import { AuditLog } from './audit-log';
+import { AuditBlobShipper } from './blob-shipper';
+
+export interface AuditDestination {
+  /** https://<account>.blob.core.windows.net/insights-logs-auditevent (or Azurite's), without a query. */
+  containerUrl: string;
+  /** A SAS for that container (create, add, write, read); kept in memory only. */
+  sas: string;
+}
+
+/**
+ * The simulator's AuditEvent trail: every record is first made durable in stateDir/audit (so nothing answered
+ * is lost on a crash), then delivered to the storage-account destination a diagnostic setting names, when one is
+ * set. The destination is held in memory only (its SAS is a secret): after a restart it is set again, and
+ * delivery resumes where the blobs end.
+ */
+export class AuditTrail {
+  readonly log: AuditLog;
+  private shipper: AuditBlobShipper | undefined;
+  private destinationUrl: string | undefined;
+
+  constructor(stateDir: string) {
+    this.log = new AuditLog(path.join(stateDir, 'audit'));
+    this.log.onDurable = () => this.shipper?.poke();
+  }
+
+  /** Resolves once the record is durable. */
+  record(e: AuditEvent): Promise<void> {
+    return this.log.append(auditBlobName(e.resourceId, new Date(e.time)), e);
+  }
+
+  /** Starts delivering to a container (replacing any earlier destination) and delivers what is pending. */
+  deliverTo(d: AuditDestination): void {
+    const url = d.containerUrl.replace(/\/+$/, '');
+    if (!/^https?:\/\/[^?#]+$/i.test(url)) throw new Error('the audit destination must be a container URL without a query (give the SAS separately)');
+    if (!url.endsWith(`/${AUDIT_CONTAINER}`)) throw new Error(`the audit destination must be the ${AUDIT_CONTAINER} container of a storage account; got ${url.slice(0, 200)}`);
+    this.shipper?.stop();
+    this.shipper = new AuditBlobShipper(this.log, new ContainerClient(`${url}?${d.sas.replace(/^\?/, '')}`, undefined, { retryOptions: { maxTries: 2, retryDelayInMs: 100 } }));
+    this.destinationUrl = url;
+    this.shipper.poke();
+  }
+
+  /** Where records go (no SAS) and the last delivery failure, if any. */
+  destination(): { containerUrl: string; lastError?: string } | undefined {
+    return this.destinationUrl ? { containerUrl: this.destinationUrl, ...(this.shipper?.lastError ? { lastError: this.shipper.lastError } : {}) } : undefined;
+  }
+
+  /** Delivers every durable record now; fails when no destination is set or it refuses. */
+  async flush(): Promise<void> {
+    if (!this.shipper) throw new Error('no audit log destination is set');
+    await this.shipper.flush();
+  }
+
+  async close(): Promise<void> {
+    this.shipper?.stop();
+    await this.log.close();
+  }
+}
