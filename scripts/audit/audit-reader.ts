@@ -1,6 +1,6 @@
 import type { ContainerClient } from '@azure/storage-blob';
-import type { AuditEvent } from '../../simulator/audit/audit-event';
-import { callerOf } from '../../simulator/audit/audit-event';
+import type { AuditEvent } from '../../formats/audit-event';
+import { callerOf } from '../../formats/audit-event';
 
 export interface AuditFilter {
   /** Key name (case-insensitive): records whose properties.id names it. */

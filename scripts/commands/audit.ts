@@ -33,7 +33,7 @@ export const auditCommand: Command = {
     const sas = readSas(flags);
     const { ContainerClient } = require('@azure/storage-blob') as typeof import('@azure/storage-blob');
     const { readAuditEvents } = require('../audit/audit-reader') as typeof import('../audit/audit-reader');
-    const { callerOf } = require('../../simulator/audit/audit-event') as typeof import('../../simulator/audit/audit-event');
+    const { callerOf } = require('../../formats/audit-event') as typeof import('../../formats/audit-event');
     const container = new ContainerClient(`${url}?${sas}`, undefined, { retryOptions: { maxTries: 2, retryDelayInMs: 200 } });
     let read;
     try {

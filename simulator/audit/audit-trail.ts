@@ -1,6 +1,6 @@
 import * as path from 'path';
 import { ContainerClient } from '@azure/storage-blob';
-import { AuditEvent, AUDIT_CONTAINER, auditBlobName } from './audit-event';
+import { AuditEvent, AUDIT_CONTAINER, auditBlobName } from '../../formats/audit-event';
 import { AuditLog } from './audit-log';
 import { AuditBlobShipper } from './blob-shipper';
 

@@ -4,7 +4,7 @@ import { createHash } from 'crypto';
 import { Harness, CRYPTO_USER, Principal } from '../simulator/harness';
 import { hsmctl } from '../hsmctl-in-process';
 import { Azurite, startAzurite } from '../../simulator/storage/azurite';
-import { AUDIT_CONTAINER } from '../../simulator/audit/audit-event';
+import { AUDIT_CONTAINER } from '../../formats/audit-event';
 
 describe('hsmctl audit', () => {
   let h: Harness;

@@ -2,7 +2,7 @@ import { Step } from '../step-runner';
 import { DryRunContext } from '../context';
 import { deliverSimulatorAudit } from '../simulator-audit';
 import { ContainerClient } from '@azure/storage-blob';
-import { AUDIT_CONTAINER, callerOf } from '../../../simulator/audit/audit-event';
+import { AUDIT_CONTAINER, callerOf } from '../../../formats/audit-event';
 import { readAuditEvents } from '../../audit/audit-reader';
 
 /**

@@ -6,7 +6,7 @@ import { ContainerClient } from '@azure/storage-blob';
 import { Harness, CRYPTO_USER, httpsRequest } from '../harness';
 import { startSimulator } from '../../../simulator';
 import { startAzurite } from '../../../simulator/storage/azurite';
-import { AUDIT_CONTAINER } from '../../../simulator/audit/audit-event';
+import { AUDIT_CONTAINER } from '../../../formats/audit-event';
 import { AuditLog } from '../../../simulator/audit/audit-log';
 import { readAuditEvents } from '../../../scripts/audit/audit-reader';
 

@@ -4,7 +4,7 @@ import { randomUUID, createHash } from 'crypto';
 import { ContainerClient } from '@azure/storage-blob';
 import { Harness, CRYPTO_USER, CRYPTO_OFFICER, Principal, httpsRequest } from '../harness';
 import { Azurite, startAzurite } from '../../../simulator/storage/azurite';
-import { AUDIT_CONTAINER, AuditEvent, callerOf } from '../../../simulator/audit/audit-event';
+import { AUDIT_CONTAINER, AuditEvent, callerOf } from '../../../formats/audit-event';
 import { readAuditEvents } from '../../../scripts/audit/audit-reader';
 
 const V = 'api-version=7.5';
