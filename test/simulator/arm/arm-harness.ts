@@ -63,6 +63,14 @@ export class ArmHarness {
     return httpsRequest(this.arm, this.sim.caCert, method, pathAndQuery, raw, t);
   }
 
+  /** Moves the simulator's clock forward through the test-only management API; resolves once what fell due has run. */
+  async advanceClock(seconds: number): Promise<{ now: string; offsetSeconds: number }> {
+    const token = fs.readFileSync(path.join(this.dir, 'secrets', 'management.token'), 'utf8').trim();
+    const r = await httpsRequest(this.arm, this.sim.caCert, 'POST', '/_simulator/clock/advance', JSON.stringify({ seconds }), token);
+    if (r.status !== 200) throw new Error(`advancing the clock answered ${r.status}: ${JSON.stringify(r.body)}`);
+    return r.body;
+  }
+
   /** Follows an Azure-AsyncOperation URL until the operation ends, as the SDK poller does. */
   async waitOperation(url: string): Promise<any> {
     for (let i = 0; i < 500; i++) {
