@@ -4,6 +4,7 @@ import * as path from 'path';
 import { randomUUID } from 'crypto';
 import { ClientSecretCredential } from '@azure/identity';
 import { AzureDedicatedHSMResourceProvider, DedicatedHsm } from '@azure/arm-hardwaresecuritymodules';
+import { KeyVaultManagementClient } from '@azure/arm-keyvault';
 import { startSimulator, SimulatorHandle, SimulatorOptions } from '../../../simulator';
 import { httpsRequest, testLogger } from '../harness';
 
@@ -46,6 +47,17 @@ export class ArmHarness {
       await sim.close();
       throw err;
     }
+  }
+
+  /** The real @azure/arm-keyvault client (api-version 2026-02-01) on the simulator's ARM plane. */
+  keyVault(): KeyVaultManagementClient {
+    return new KeyVaultManagementClient(this.credential, SUB, {
+      endpoint: this.arm,
+      // With a custom endpoint the client would ask for "<endpoint>/.default"; ARM's scope is fixed.
+      credentials: { scopes: ['https://management.azure.com/.default'] },
+      tlsOptions: { ca: this.sim.caCert },
+      retryOptions: { maxRetries: 0 },
+    } as ConstructorParameters<typeof KeyVaultManagementClient>[2]);
   }
 
   get arm(): string {
