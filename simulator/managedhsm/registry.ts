@@ -8,6 +8,7 @@ import { InstanceRecord, collections } from './model';
 import { ManagedHsmInstance } from './instance';
 import { DataPlaneDeps, managedHsmApp } from './app';
 import { checkHsmName } from './names';
+import { faultPoint } from './faults';
 import { SimulatorClock } from '../clock';
 
 /** What declares a Managed HSM: at start (a JSON file) or at runtime (the ARM plane). */
@@ -108,6 +109,7 @@ export class InstanceRegistry {
     if (!rec.purging) await this.deps.store.commit([{ c: collections.instances, id: key, v: { ...rec, purging: true } }]);
     await this.stop(key);
     const destroyed = await this.deps.module.token(`mhsm-${key}`, this.deps.sessionsPerToken).destroyAll();
+    await faultPoint('purge-before-records');
     const ops = this.deps.store.collections(`mhsm/${key}/`).flatMap((c) => this.deps.store.entries(c).map(([id]) => ({ c, id })));
     await this.deps.store.commit([...ops, { c: collections.instances, id: key }]);
     this.deps.log.info(`${key}: purged (${destroyed} token object(s) destroyed, ${ops.length} record(s) dropped)`);

@@ -147,7 +147,7 @@ describe("ARM plane: a Managed HSM's soft delete, recover and purge, on the simu
     const kc = keys(hsmUri);
     const key = await kc.createRsaKey('signer', { hsm: true, keySize: 2048 });
     await kc.createEcKey('trash', { hsm: true, curve: 'P-256' });
-    await (await kc.beginDeleteKey('trash', FAST)).pollUntilDone();
+    await (await kc.beginDeleteKey('trash', { intervalInMs: 10 })).pollUntilDone();
     const domain = h.sim.managedHsm('mhsm-rec').record().domain!.id;
     const objects = await tokenObjects('mhsm-rec');
 
@@ -198,7 +198,7 @@ describe("ARM plane: a Managed HSM's soft delete, recover and purge, on the simu
     const hsmUri = await provision('mhsm-keys', true);
     const kc = keys(hsmUri);
     await kc.createEcKey('kd', { hsm: true, curve: 'P-256' });
-    const deleted = await (await kc.beginDeleteKey('kd', FAST)).pollUntilDone();
+    const deleted = await (await kc.beginDeleteKey('kd', { intervalInMs: 10 })).pollUntilDone();
     expect(deleted.properties.scheduledPurgeDate!.getTime() - deleted.properties.deletedOn!.getTime()).toBe(7 * DAY * 1000);
     const refused = await rejection(kc.purgeDeletedKey('kd'));
     expect(refused.statusCode).toBe(403);
