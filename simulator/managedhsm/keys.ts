@@ -266,6 +266,30 @@ export class KeyService {
     for (const d of this.listDeleted()) if (d.key.deleted!.scheduledPurgeDate <= now) await this.purge(d.key.name, true).catch(() => undefined);
   }
 
+  /**
+   * Rotates the live keys whose rotation policy's Rotate action is due by simulator time: timeAfterCreate after the
+   * latest version's creation, or timeBeforeExpiry before its expiry. One rotation per key per call (the new version
+   * restarts the count). Notify actions have nowhere to go here (no Event Grid) and are not run.
+   */
+  async rotateDue(): Promise<string[]> {
+    const now = this.now();
+    const rotated: string[] = [];
+    for (const k of this.store.list<KeyRecord>(this.kc)) {
+      const action = k.rotationPolicy?.lifetimeActions.find((a) => a.action.type === 'Rotate');
+      if (k.deleted || !action) continue;
+      const latest = this.versionRecord(k.versions[k.versions.length - 1]);
+      if (!latest) continue;
+      const { timeAfterCreate, timeBeforeExpiry } = action.trigger;
+      const days = durationDays((timeAfterCreate ?? timeBeforeExpiry)!);
+      if (days === undefined) continue;
+      const due = timeAfterCreate !== undefined ? latest.attributes.created + days * 86400 : latest.attributes.exp !== undefined ? latest.attributes.exp - days * 86400 : undefined;
+      if (due === undefined || now < due) continue;
+      await this.rotate(k.name);
+      rotated.push(k.name);
+    }
+    return rotated;
+  }
+
   async rotate(name: string): Promise<VersionRecord> {
     const cur = this.get(name);
     const k = this.record(name)!;

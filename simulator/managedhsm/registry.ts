@@ -123,9 +123,19 @@ export class InstanceRegistry {
     if (!rec.purgeProtection) await this.deps.store.commit([{ c: collections.instances, id: rec.name, v: { ...rec, purgeProtection: true } }]);
   }
 
-  /** Deleted keys of every open instance whose retention has ended are purged, as the service does on its own. */
+  /**
+   * What the service does on its own schedule, run when simulator time moves: deleted keys whose retention has ended
+   * are purged, and keys whose rotation policy is due are rotated.
+   */
   async sweep(): Promise<void> {
-    for (const { instance } of this.open.values()) await instance.keys.sweepDeleted();
+    for (const { instance } of this.open.values()) {
+      await instance.keys.sweepDeleted();
+      const rotated = await instance.keys.rotateDue().catch((err: Error) => {
+        this.deps.log.error(`${instance.name}: automatic rotation failed: ${err.message}`);
+        return [];
+      });
+      if (rotated.length) this.deps.log.info(`${instance.name}: rotated by policy: ${rotated.join(', ')}`);
+    }
   }
 
   private async stop(key: string): Promise<void> {
