@@ -368,7 +368,9 @@ export class ArmService {
       if (existing && !isTerminal(existing.provisioningState)) throw armErrors.operationInProgress(resourceId(existing), existing.provisioningState);
       if (existing) throw armErrors.conflict(`The Managed HSM '${existing.name}' exists and is not deleted: there is nothing to recover. Use createMode 'default' to update it.`);
       const d = this.deletedRecord(ref.name);
-      if (!d || d.subscriptionId !== ref.subscriptionId || d.location !== input.location) throw armErrors.deletedNotFound(ref.name, input.location);
+      // Past its scheduled purge date it is as good as purged: the sweep takes it at the next chance.
+      const expired = d !== undefined && Date.parse(d.scheduledPurgeDate) <= this.deps.clock.now();
+      if (!d || expired || d.subscriptionId !== ref.subscriptionId || d.location !== input.location) throw armErrors.deletedNotFound(ref.name, input.location);
       if (d.operationId) throw armErrors.operationInProgress(deletedManagedHsmId(d), 'Purging');
       if (d.resourceGroup.toLowerCase() !== ref.resourceGroup.toLowerCase()) {
         throw armErrors.invalidParameter(`The deleted Managed HSM '${d.name}' belonged to the resource group '${d.resourceGroup}'; recover it there.`);
@@ -445,16 +447,20 @@ export class ArmService {
     if (this.closed) return;
     if (this.sweeping) return this.sweeping;
     this.sweeping = (async () => {
-      const now = this.deps.clock.now();
-      for (const d of this.deletedRecords()) {
+      for (const { name } of this.deletedRecords()) {
         if (this.closed) return;
-        if (d.operationId || Date.parse(d.scheduledPurgeDate) > now) continue;
         try {
-          await this.deps.managedHsms.purge(d.name);
-          await this.lock(() => this.commit([{ c: collections.deletedManagedHsms, id: d.name.toLowerCase() }]));
-          this.deps.log.info(`ARM: the deleted Managed HSM ${d.name} reached its scheduled purge date (${d.scheduledPurgeDate}) and was purged`);
+          // Checked again under the lock: a recover or a purge may have taken it meanwhile.
+          const purged = await this.lock(async () => {
+            const d = this.deletedRecord(name);
+            if (!d || d.operationId || Date.parse(d.scheduledPurgeDate) > this.deps.clock.now()) return undefined;
+            await this.deps.managedHsms.purge(d.name);
+            await this.commit([{ c: collections.deletedManagedHsms, id: d.name.toLowerCase() }]);
+            return d;
+          });
+          if (purged) this.deps.log.info(`ARM: the deleted Managed HSM ${purged.name} reached its scheduled purge date (${purged.scheduledPurgeDate}) and was purged`);
         } catch (err) {
-          this.deps.log.error(`ARM: purging the expired Managed HSM ${d.name} failed: ${(err as Error).message}`);
+          this.deps.log.error(`ARM: purging the expired Managed HSM ${name} failed: ${(err as Error).message}`);
         }
       }
     })().finally(() => (this.sweeping = undefined));
