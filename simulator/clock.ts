@@ -92,6 +92,8 @@ export class SimulatorClock {
         void Promise.resolve().then(fn);
       }, delayMs),
     };
+    // The listeners that own the work keep the process alive; a pending step alone must not.
+    timer.handle.unref();
     this.timers.add(timer);
     return () => {
       this.timers.delete(timer);

@@ -85,7 +85,8 @@ export class ArmHarness {
 
   /** Follows an Azure-AsyncOperation URL until the operation ends, as the SDK poller does. */
   async waitOperation(url: string): Promise<any> {
-    for (let i = 0; i < 500; i++) {
+    // Bounded only so that a broken operation fails the test instead of hanging it: minutes on a loaded machine.
+    for (let i = 0; i < 6000; i++) {
       const u = new URL(url);
       const r = await this.request('GET', u.pathname + u.search);
       if (r.status !== 200) throw new Error(`operation status answered ${r.status}: ${JSON.stringify(r.body)}`);
