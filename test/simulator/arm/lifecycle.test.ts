@@ -84,7 +84,7 @@ describe('ARM plane: provisioning states, failures and restarts', () => {
       await h.close({ keepDir: true });
 
       // Interrupted: an operation still in its first state when the simulator stops.
-      h = await ArmHarness.start({ dir, objectId, secret, arm: { provisioningStepMs: 60_000 } });
+      h = await ArmHarness.start({ dir, objectId, secret, arm: { provisioningStepMs: 3_600_000 } });
       const slow = await h.request('PUT', dedicatedPath('hsm-late'), wire('10.0.7.5'));
       expect(slow.status).toBe(201);
       await h.close({ keepDir: true });

@@ -81,7 +81,7 @@ describe('kill -9 in the middle of a Managed HSM purge', () => {
 
     await kv.managedHsms.delete(RG, 'mhsm-crash', { updateIntervalInMs: 50 });
     const purging = kv.managedHsms.purgeDeleted('mhsm-crash', 'westeurope', { updateIntervalInMs: 50 }).catch((err) => err);
-    for (let i = 0; i < 600 && !fs.existsSync(marker); i++) await new Promise((r) => setTimeout(r, 25));
+    for (let i = 0; i < 1200 && !fs.existsSync(marker); i++) await new Promise((r) => setTimeout(r, 25));
     expect(fs.existsSync(marker)).toBe(true);
     const exited = new Promise((r) => child!.once('exit', r));
     child.kill('SIGKILL');
@@ -96,7 +96,7 @@ describe('kill -9 in the middle of a Managed HSM purge', () => {
       const kv2 = keyVault(sim.endpoints().armEndpoint!, simulatorCredential(readEndpoints(stateDir), stateDir, adminId), sim.caCert);
       // The interrupted purge operation finishes one provisioning step after the start.
       let deleted = await collect(kv2.managedHsms.listDeleted());
-      for (let i = 0; i < 400 && deleted.length > 0; i++) {
+      for (let i = 0; i < 1200 && deleted.length > 0; i++) {
         await new Promise((r) => setTimeout(r, 25));
         deleted = await collect(kv2.managedHsms.listDeleted());
       }
@@ -107,7 +107,8 @@ describe('kill -9 in the middle of a Managed HSM purge', () => {
     } finally {
       await sim.close();
     }
-  });
+    // A child process, ARM steps and a crash: more than the default minute on a loaded machine.
+  }, 180_000);
 });
 
 async function collect<T>(it: AsyncIterable<T>): Promise<T[]> {
