@@ -222,9 +222,17 @@ describe("ARM plane: a Managed HSM's soft delete, recover and purge, on the simu
     expect([await sign(expiring.id!), await sign(later.id!)]).toEqual(['403 KeyExpired', 'signed']);
   });
 
-  test('refuses: a recover with nothing deleted, in another location or resource group; getDeleted and purge of an unknown HSM; nothing changes', async () => {
+  test('DELETE on the wire (Location at managedHsmOperationResults); refuses a recover with nothing deleted, in another location or resource group, getDeleted and purge of an unknown HSM; nothing changes', async () => {
     await provision('mhsm-odd', false);
-    await kv.managedHsms.delete(RG, 'mhsm-odd', FAST);
+    // On the wire, as ManagedHsm_Delete.json shows it: 202 with a Location at managedHsmOperationResults, no Azure-AsyncOperation.
+    const del = await h.request('DELETE', managedPath('mhsm-odd'));
+    expect(del.status).toBe(202);
+    expect(del.headers['azure-asyncoperation']).toBeUndefined();
+    const location = new URL(String(del.headers.location));
+    expect(location.pathname).toMatch(new RegExp(`^/subscriptions/${SUB}/providers/Microsoft.KeyVault/locations/westeurope/managedHsmOperationResults/[0-9a-f-]{36}$`));
+    let poll = await h.request('GET', location.pathname + location.search);
+    while (poll.status === 202) poll = await h.request('GET', location.pathname + location.search);
+    expect(poll.status).toBe(200);
     const recoverBody = (location: string) => ({ location, properties: { tenantId: h.sim.tenantId, createMode: 'recover' } });
 
     const elsewhere = await h.request('PUT', managedPath('mhsm-odd'), recoverBody('northeurope'));
