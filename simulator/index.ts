@@ -23,10 +23,12 @@ import { AuditTrail } from './audit/audit-trail';
 import { addAuditRoutes } from './management/audit-routes';
 import { HsmPlatform } from './attestation/hsm-platform';
 import { AttestationService } from './attestation/attestation-service';
+import { SimulatorClock } from './clock';
 
 export type { ManagedHsmSpec } from './managedhsm/registry';
 export type { ManagedHsmInstance } from './managedhsm/instance';
 export type { ApplianceLauncher } from './arm/launcher';
+export type { SimulatorClock } from './clock';
 export { ServiceError, ErrorCodes, errors } from './http/errors';
 
 export interface SimulatorOptions {
@@ -84,6 +86,8 @@ export interface SimulatorHandle {
   readonly audit: AuditTrail;
   /** The attestation provider stand-in: its URL and the tokens it signs. */
   readonly attestation: AttestationService;
+  /** Simulator time; tests move it forward here or through the management API. */
+  readonly clock: SimulatorClock;
   managedHsm(name: string): ManagedHsmInstance;
   /** Adds an instance at runtime (the ARM plane's entry point). */
   createManagedHsm(spec: ManagedHsmSpec): Promise<ManagedHsmInstance>;
@@ -108,6 +112,8 @@ export async function startSimulator(opts: SimulatorOptions): Promise<SimulatorH
     cleanups.push(() => store.close());
     const module = Pkcs11Module.open(path.join(stateDir, 'softhsm'));
     cleanups.push(() => module.close());
+    const clock = SimulatorClock.open(store);
+    cleanups.push(() => clock.close());
 
     let tenantId = store.get<string>('meta', 'tenantId');
     if (opts.tenantId && tenantId && opts.tenantId.toLowerCase() !== tenantId) throw new Error(`state folder belongs to tenant ${tenantId}, not ${opts.tenantId}`);
@@ -186,12 +192,15 @@ export async function startSimulator(opts: SimulatorOptions): Promise<SimulatorH
       log,
       onChange: writeEndpoints,
       sessionsPerToken: opts.sessionsPerToken ?? 4,
+      clock,
       dataPlane: { authority, tenantId, authorizationUri: () => `${authorityHost}/${tenantId}`, audit, resourceIdOf: (name) => managedHsmResourceId(arm, name), platform },
     });
     cleanups.push(() => registry.close());
     addIdentityRoutes(controlRouter, { tenantId, authority, principals });
-    addManagementRoutes(controlRouter, { registry, principals, managementToken });
+    addManagementRoutes(controlRouter, { registry, principals, managementToken, clock });
     addAuditRoutes(controlRouter, { audit, managementToken });
+    // Deleted keys whose retention ended are purged as the clock passes their date, as the service does on its own.
+    clock.onAdvance(() => registry.sweep());
     await registry.openStored();
     const managedHsms: ManagedHsmBackend = {
       create: async (spec) => void (await registry.create(spec)),
@@ -199,10 +208,16 @@ export async function startSimulator(opts: SimulatorOptions): Promise<SimulatorH
         const i = registry.get(name);
         return i ? { hsmUri: i.hsmUri, activated: i.activated } : undefined;
       },
+      taken: (name) => registry.stored(name) !== undefined,
+      softDelete: (name, dates) => registry.softDelete(name, dates),
+      recover: async (name) => void (await registry.recover(name)),
+      purge: (name) => registry.purge(name),
+      enablePurgeProtection: (name) => registry.enablePurgeProtection(name),
     };
     const stepMs = opts.arm?.provisioningStepMs ?? 500;
     arm = new ArmService({
       store,
+      clock,
       launcher: opts.arm?.launcher ?? new LunaProcessLauncher(path.join(stateDir, 'luna'), log),
       managedHsms,
       tenantId,
@@ -232,6 +247,7 @@ export async function startSimulator(opts: SimulatorOptions): Promise<SimulatorH
       registry,
       audit,
       attestation,
+      clock,
       managedHsm(name) {
         const i = registry.get(name);
         if (!i) throw new Error(`no Managed HSM named ${name}`);

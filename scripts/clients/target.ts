@@ -43,6 +43,7 @@ type SimulatorEndpoints = Endpoints;
 export function readEndpoints(dir: string): SimulatorEndpoints {
   const file = path.join(dir, 'endpoints.json');
   const start = `npx hsmctl simulator start --state-dir ${dir}`;
+  if (!fs.existsSync(dir)) throw new UsageError(`--simulator ${dir}: no such folder (a simulator's state folder, as ${start} makes it)`);
   if (!fs.existsSync(file)) {
     const known = fs.existsSync(path.join(dir, 'state')) || fs.existsSync(path.join(dir, 'softhsm'));
     throw new CeremonyError(known ? `the simulator in ${dir} is not running (it was stopped); start it with: ${start}` : `${dir} holds no simulator (no endpoints.json); start one with: ${start}`);

@@ -10,6 +10,7 @@ import { drDrillStep } from './steps/dr-drill';
 import { keysAndRolesStep } from './steps/keys-and-roles';
 import { lunaStep } from './steps/luna';
 import { provisionStep } from './steps/provision';
+import { softDeleteStep } from './steps/soft-delete';
 import { startSimulatorStep } from './steps/start-simulator';
 import { statusStep } from './steps/status';
 import { synthesizeStep } from './steps/synthesize';
@@ -67,6 +68,7 @@ export async function runDryRun(o: DryRunOptions): Promise<DryRunReport> {
         byokStep(ctx),
         clientScenariosStep(ctx),
         drDrillStep(ctx),
+        softDeleteStep(ctx),
         statusStep(ctx),
         auditTrailStep(ctx),
       ],

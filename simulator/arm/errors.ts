@@ -23,6 +23,8 @@ export const ArmCodes = {
   InvalidParameter: 'InvalidParameter',
   PropertyChangeNotAllowed: 'PropertyChangeNotAllowed',
   InvalidResourceLocation: 'InvalidResourceLocation',
+  LocationNotAvailableForResourceType: 'LocationNotAvailableForResourceType',
+  InvalidOperation: 'InvalidOperation',
   ResourceNotFound: 'ResourceNotFound',
   NotFound: 'NotFound',
   Conflict: 'Conflict',
@@ -70,6 +72,26 @@ export const armErrors = {
       400,
       ArmCodes.InvalidResourceLocation,
       `The resource '${shown(name, 90)}' already exists in location '${have}' in resource group '${shown(rg, 90)}'. A resource with the same name cannot be created in location '${shown(given, 40)}'. Please select a new resource name.`,
+    ),
+  locationNotAvailable: (given: string, type: string, available: readonly string[]) =>
+    e(
+      400,
+      ArmCodes.LocationNotAvailableForResourceType,
+      `The provided location '${shown(given, 40)}' is not available for resource type '${type}'. List of available regions for the resource type is '${available.join(',')}'.`,
+    ),
+  deletedNameTaken: (name: string, location: string) =>
+    e(
+      409,
+      ArmCodes.Conflict,
+      `A managed HSM with the same name '${shown(name, 40)}' already exists in deleted state (location '${location}'). You need to either recover or purge the existing managed HSM (createMode 'recover', or POST .../locations/${location}/deletedManagedHSMs/${shown(name, 40)}/purge).`,
+    ),
+  deletedNotFound: (name: string, location: string) =>
+    e(404, ArmCodes.ResourceNotFound, `The Resource 'Microsoft.KeyVault/deletedManagedHSMs/${shown(name, 90)}' under location '${shown(location, 40)}' was not found.`),
+  purgeProtected: (name: string, scheduledPurgeDate: string) =>
+    e(
+      409,
+      ArmCodes.InvalidOperation,
+      `Operation 'DeletedManagedHsmPurge' is not allowed: purge protection is enabled for the managed HSM '${name}'. It cannot be purged before its retention period ends; the service purges it automatically at ${scheduledPurgeDate}.`,
     ),
   resourceNotFound: (type: string, name: string, rg: string) =>
     e(404, ArmCodes.ResourceNotFound, `The Resource '${type}/${shown(name, 90)}' under resource group '${shown(rg, 90)}' was not found.`),

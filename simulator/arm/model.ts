@@ -3,7 +3,7 @@
  * provisioning state and their long-running operations survive a restart.
  */
 
-export const collections = { resources: 'arm-resources', operations: 'arm-operations' } as const;
+export const collections = { resources: 'arm-resources', operations: 'arm-operations', deletedManagedHsms: 'arm-deleted-managed-hsms' } as const;
 
 export type ResourceKind = 'dedicatedHSMs' | 'managedHSMs';
 
@@ -98,7 +98,8 @@ export type OperationStatus = 'InProgress' | 'Succeeded' | 'Failed';
 export interface OperationRecord {
   id: string;
   resourceKey: string;
-  action: 'create' | 'delete';
+  /** recover: a create with createMode 'recover'; purge: of a soft-deleted Managed HSM (no resource record). */
+  action: 'create' | 'delete' | 'recover' | 'purge';
   subscriptionId: string;
   namespace: string;
   location: string;
@@ -114,4 +115,27 @@ export function resourceId(r: Pick<ResourceRecord, 'subscriptionId' | 'resourceG
 
 export function resourceKey(subscriptionId: string, resourceGroup: string, kind: ResourceKind, name: string): string {
   return resourceId({ subscriptionId, resourceGroup, kind, name }).toLowerCase();
+}
+
+/**
+ * A soft-deleted Managed HSM (`deletedManagedHSMs`): the proxy resource Azure keeps in the HSM's location with what
+ * recovery needs. Keyed by the lower-cased name: Managed HSM names are global, a deleted one's included.
+ */
+export interface DeletedManagedHsmRecord {
+  name: string;
+  subscriptionId: string;
+  resourceGroup: string;
+  location: string;
+  tags: Record<string, string>;
+  /** ISO 8601, simulator time. */
+  deletionDate: string;
+  scheduledPurgeDate: string;
+  managed: ManagedHsmProps;
+  systemData: SystemData;
+  /** The purge operation running on it, if any. */
+  operationId?: string;
+}
+
+export function deletedManagedHsmId(d: Pick<DeletedManagedHsmRecord, 'subscriptionId' | 'location' | 'name'>): string {
+  return `/subscriptions/${d.subscriptionId}/providers/Microsoft.KeyVault/locations/${d.location}/deletedManagedHSMs/${d.name}`;
 }

@@ -1,6 +1,8 @@
 import { Journal } from '../store/journal';
 import { KeyedMutex } from '../keyed-mutex';
 import { armErrors } from './errors';
+import { LOCATIONS } from './locations';
+import { RESOURCE_TYPES } from './model';
 
 /**
  * Subscription registrations, as `az feature show|register` and `az provider show|register` see them: preview
@@ -198,6 +200,13 @@ function providerView(sub: string, p: (typeof KNOWN_PROVIDERS)[number], state: P
     namespace: p.namespace,
     registrationState: state,
     registrationPolicy: p.registeredByDefault ? 'RegistrationFree' : 'RegistrationRequired',
-    resourceTypes: p.resourceTypes.map((resourceType) => ({ resourceType, locations: [] })),
+    // The resource types the simulator serves list the regions a PUT is checked against (locations.ts).
+    resourceTypes: p.resourceTypes.map((resourceType) => ({ resourceType, locations: [...(servedLocations(p.namespace, resourceType) ?? [])] })),
   };
+}
+
+/** The regions of a resource type the ARM plane serves; undefined for the others (listed without regions). */
+function servedLocations(namespace: string, resourceType: string): readonly string[] | undefined {
+  const t = Object.values(RESOURCE_TYPES).find((x) => x.namespace === namespace && x.kind === resourceType);
+  return t ? LOCATIONS[t.kind] : undefined;
 }

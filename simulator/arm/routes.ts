@@ -5,7 +5,7 @@ import { ArmCodes, armErrors, shown } from './errors';
 import { OperationRecord, RESOURCE_TYPES, ResourceKind, ResourceTypeInfo } from './model';
 import { ArmService, ManagedHsmBackend, ResourceRef } from './service';
 import { checkName, checkResourceGroup, checkSubscription, dedicatedHsmInput, jsonBody, managedHsmInput, patchInput, skipToken, top } from './validate';
-import { operationPath, operationView, resourceView } from './views';
+import { deletedView, operationPath, operationView, resourceView } from './views';
 import { registrationRoutes } from './registration-routes';
 
 export interface ArmRouteDeps {
@@ -76,7 +76,8 @@ export function addArmRoutes(router: Router, deps: ArmRouteDeps): void {
       case 'DELETE': {
         const res = await deps.service.delete(ref, caller);
         if (!res.operation) return { status: res.status };
-        return { status: 202, headers: asyncHeaders(ctx, deps, res.operation, apiVersion, true, t.kind) };
+        const headers = t.kind === 'managedHSMs' ? managedHsmLocation(ctx, deps, res.operation, apiVersion) : asyncHeaders(ctx, deps, res.operation, apiVersion, true, t.kind);
+        return { status: 202, headers };
       }
       default:
         throw armErrors.methodNotAllowed(ctx.method, ctx.path);
@@ -99,8 +100,7 @@ export function addArmRoutes(router: Router, deps: ArmRouteDeps): void {
       checkSubscription(p.sub);
       if (lower === 'deletedmanagedhsms') {
         if (ctx.method !== 'GET') throw armErrors.methodNotAllowed(ctx.method, ctx.path);
-        // Deleting a provisioned Managed HSM is not supported, so none is ever soft-deleted.
-        return { status: 200, body: { value: [] } };
+        return { status: 200, body: { value: deps.service.listDeleted(checkSubscription(p.sub)).map(deletedView) } };
       }
       if (ctx.method !== 'POST') throw armErrors.methodNotAllowed(ctx.method, ctx.path);
       return nameAvailability(ctx, deps);
@@ -118,18 +118,47 @@ export function addArmRoutes(router: Router, deps: ArmRouteDeps): void {
     if (ctx.method !== 'GET') throw armErrors.methodNotAllowed(ctx.method, ctx.path);
     const sub = checkSubscription(p.sub);
     const what = p.what.toLowerCase();
-    if (what === 'deletedmanagedhsms' && ns.name === 'Microsoft.KeyVault') {
-      throw armErrors.resourceNotFound('Microsoft.KeyVault/deletedManagedHSMs', p.id, `locations/${p.loc}`);
-    }
-    if (what !== 'operationstatuses' && what !== 'operationresults') throw armErrors.invalidResourceType(p.what, ns.name, ['operationStatuses', 'operationResults']);
+    const keyVault = ns.name === 'Microsoft.KeyVault';
+    if (what === 'deletedmanagedhsms' && keyVault) return { status: 200, body: deletedView(deps.service.getDeleted(sub, p.loc, p.id)) };
+    const known = ['operationStatuses', 'operationResults', ...(keyVault ? ['managedHsmOperationResults', 'deletedManagedHSMs'] : [])];
+    if (!known.some((k) => k.toLowerCase() === what)) throw armErrors.invalidResourceType(p.what, ns.name, known);
     const op = deps.service.operationRecord(p.id.toLowerCase());
     if (!op || op.subscriptionId !== sub || op.namespace !== ns.name) throw armErrors.notFound(`The operation '${shown(p.id)}' was not found.`);
     if (what === 'operationstatuses') return { status: 200, body: operationView(op) };
+    if (what === 'managedhsmoperationresults') {
+      // Location polling reads the status code alone: 202 running, 200 done, an error status with the error when failed.
+      if (op.status === 'InProgress') return { status: 202, headers: managedHsmLocation(ctx, deps, op, ctx.query.get('api-version')!) };
+      if (op.status === 'Failed') return { status: 400, body: { error: op.error } };
+      return { status: 200 };
+    }
     // operationResults: 202 while running, then the outcome.
     if (op.status === 'InProgress') return { status: 202, headers: { location: absolute(ctx, deps, operationPath(op, 'operationResults'), ctx.query.get('api-version')!) } };
     if (op.status === 'Failed') return { status: 200, body: operationView(op) };
     return { status: 204 };
   });
+
+  add('/subscriptions/:sub/providers/:ns/locations/:loc/:what/:name/:action', async (ctx, p) => {
+    const ns = namespace(p.ns);
+    if (ns.name !== 'Microsoft.KeyVault' || p.what.toLowerCase() !== 'deletedmanagedhsms' || p.action.toLowerCase() !== 'purge') {
+      throw armErrors.invalidResourceType(`locations/${p.what}/${p.action}`, ns.name, ['locations/deletedManagedHSMs/{name}/purge']);
+    }
+    const apiVersion = checkApiVersion(ctx, RESOURCE_TYPES.managedHSMs.apiVersions, 'managedHSMs');
+    if (ctx.method !== 'POST') throw armErrors.methodNotAllowed(ctx.method, ctx.path);
+    const op = await deps.service.purge(checkSubscription(p.sub), p.loc, p.name);
+    return { status: 202, headers: managedHsmLocation(ctx, deps, op, apiVersion) };
+  });
+}
+
+/**
+ * What a Managed HSM DELETE, and a purge, answer (ManagedHsm_Delete.json, DeletedManagedHsm_Purge.json): a Location
+ * at .../locations/{loc}/managedHsmOperationResults/{id}, no Azure-AsyncOperation; Retry-After when a step is ≥ 1 s.
+ */
+function managedHsmLocation(ctx: RequestContext, deps: ArmRouteDeps, op: OperationRecord, apiVersion: string): Record<string, string> {
+  const retry = Math.floor(deps.stepMs / 1000);
+  return {
+    location: absolute(ctx, deps, operationPath(op, 'managedHsmOperationResults'), apiVersion),
+    ...(retry >= 1 ? { 'retry-after': String(Math.min(retry, 60)) } : {}),
+  };
 }
 
 /** Checks the bearer token: issued here, for https://management.azure.com, for the simulator's tenant. */
@@ -227,8 +256,8 @@ function nameAvailability(ctx: RequestContext, deps: ArmRouteDeps): Reply {
     why = (err as Error).message;
   }
   if (why) return { status: 200, body: { nameAvailable: false, reason: 'AccountNameInvalid', message: why } };
-  const taken = deps.managedHsms.lookup(name) || deps.service.all().some((r) => r.kind === 'managedHSMs' && r.name.toLowerCase() === name.toLowerCase());
-  return taken
-    ? { status: 200, body: { nameAvailable: false, reason: 'AlreadyExists', message: `The name '${name}' is already in use.` } }
-    : { status: 200, body: { nameAvailable: true } };
+  const taken = deps.service.managedNameTaken(name);
+  if (!taken) return { status: 200, body: { nameAvailable: true } };
+  const message = taken === 'deleted' ? `The name '${name}' is in use by a soft-deleted managed HSM until it is purged.` : `The name '${name}' is already in use.`;
+  return { status: 200, body: { nameAvailable: false, reason: 'AlreadyExists', message } };
 }

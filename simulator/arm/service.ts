@@ -6,28 +6,44 @@ import { ServiceError } from '../http/errors';
 import { ManagedHsmSpec } from '../managedhsm/registry';
 import { ApplianceLauncher } from './launcher';
 import { ArmCodes, armErrors, shown } from './errors';
+import { locationName } from './locations';
 import {
   DEDICATED_CREATE_STATES,
+  DeletedManagedHsmRecord,
   OperationRecord,
   RESOURCE_TYPES,
   ResourceKind,
   ResourceRecord,
   collections,
+  deletedManagedHsmId,
   isTerminal,
   resourceId,
   resourceKey,
 } from './model';
-import { DedicatedHsmInput, ManagedHsmInput } from './validate';
+import { DedicatedHsmInput, ManagedHsmInput, ManagedHsmRecoverInput } from './validate';
 import { RegistrationService } from './registrations';
+import { SimulatorClock } from '../clock';
 
 /** The Managed HSM data plane as the ARM plane sees it (wired to the InstanceRegistry in simulator/index.ts). */
 export interface ManagedHsmBackend {
   create(spec: ManagedHsmSpec): Promise<void>;
+  /** A live instance (its data plane answering). */
   lookup(name: string): { hsmUri: string; activated: boolean } | undefined;
+  /** Whether an instance holds the name, live or soft-deleted. */
+  taken(name: string): boolean;
+  /** Closes the data plane, keeping keys, roles and domain (dates in seconds). Idempotent. */
+  softDelete(name: string, dates: { deletionDate: number; scheduledPurgeDate: number }): Promise<void>;
+  /** Opens it again as it was. Idempotent. */
+  recover(name: string): Promise<void>;
+  /** Destroys it for good: token objects and every record. Idempotent. */
+  purge(name: string): Promise<void>;
+  enablePurgeProtection(name: string): Promise<void>;
 }
 
 export interface ArmServiceDeps {
   store: Journal;
+  /** Simulator time: provisioning steps, registrations, soft-delete retention and timestamps read it. */
+  clock: SimulatorClock;
   launcher: ApplianceLauncher;
   managedHsms: ManagedHsmBackend;
   tenantId: string;
@@ -48,6 +64,12 @@ export interface ResourceRef {
 /** Completed operations are kept this long for late pollers, then dropped at the next start. */
 const OPERATION_RETENTION_MS = 24 * 3600 * 1000;
 
+/** Between advances of the clock, soft-deleted HSMs past their retention are looked for this often (wall time). */
+const SWEEP_EVERY_MS = 60_000;
+
+/** Timers of soft-deleted Managed HSMs (a purge) are keyed apart from resource keys. */
+const DELETED_PREFIX = 'deleted:';
+
 /**
  * The resource service and its provisioning state machine. Requests validate, then change records under one lock
  * and return at once; a long-running PUT or DELETE leaves an operation record that timers advance through the
@@ -57,15 +79,22 @@ const OPERATION_RETENTION_MS = 24 * 3600 * 1000;
  */
 export class ArmService {
   private readonly mutex = new KeyedMutex();
-  private readonly timers = new Map<string, NodeJS.Timeout>();
+  private readonly timers = new Map<string, () => void>();
   private readonly inFlight = new Set<Promise<void>>();
+  private sweeper: NodeJS.Timeout | undefined;
+  private sweeping: Promise<void> | undefined;
   private closed = false;
 
   /** Feature and resource provider registrations of each subscription (Microsoft.Features, Microsoft.Resources). */
   readonly registrations: RegistrationService;
 
   constructor(private readonly deps: ArmServiceDeps) {
-    this.registrations = new RegistrationService({ store: deps.store, stepMs: deps.stepMs });
+    this.registrations = new RegistrationService({ store: deps.store, stepMs: deps.stepMs, now: () => deps.clock.now() });
+    deps.clock.onAdvance(() => this.sweep());
+  }
+
+  private nowIso(): string {
+    return this.deps.clock.nowIso();
   }
 
   private lock<T>(fn: () => Promise<T>): Promise<T> {
@@ -80,9 +109,9 @@ export class ArmService {
     return this.deps.store.get<OperationRecord>(collections.operations, id);
   }
 
-  /** Resumes unfinished operations and starts the appliances of provisioned Dedicated HSMs. */
+  /** Resumes unfinished operations, starts the appliances of provisioned Dedicated HSMs, purges what has expired. */
   async start(): Promise<void> {
-    const now = Date.now();
+    const now = this.deps.clock.now();
     const stale = this.deps.store
       .list<OperationRecord>(collections.operations)
       .filter((o) => o.status !== 'InProgress' && o.endTime && now - Date.parse(o.endTime) > OPERATION_RETENTION_MS);
@@ -94,6 +123,10 @@ export class ArmService {
         .map((r) => this.restartAppliance(r)),
     );
     for (const r of all) if (r.operationId) this.schedule(r.key);
+    for (const d of this.deletedRecords()) if (d.operationId) this.schedule(DELETED_PREFIX + d.name.toLowerCase());
+    await this.sweep();
+    this.sweeper = setInterval(() => void this.sweep(), SWEEP_EVERY_MS);
+    this.sweeper.unref();
     this.deps.onChange();
   }
 
@@ -130,11 +163,17 @@ export class ArmService {
   }
 
   /** PUT: creates (201 + operation), retries a Failed resource (201 + operation) or updates tags (200). */
-  async put(ref: ResourceRef, input: DedicatedHsmInput | ManagedHsmInput, caller: string): Promise<{ status: 200 | 201; record: ResourceRecord; operation?: OperationRecord }> {
+  async put(
+    ref: ResourceRef,
+    given: DedicatedHsmInput | ManagedHsmInput | ManagedHsmRecoverInput,
+    caller: string,
+  ): Promise<{ status: 200 | 201; record: ResourceRecord; operation?: OperationRecord }> {
+    if ('createMode' in given && given.createMode === 'recover') return this.recover(ref, given, caller);
+    const input = given as DedicatedHsmInput | ManagedHsmInput;
     return this.lock(async () => {
       const key = resourceKey(ref.subscriptionId, ref.resourceGroup, ref.kind, ref.name);
       const existing = this.record(key);
-      const now = new Date().toISOString();
+      const now = this.nowIso();
       if (existing && !isTerminal(existing.provisioningState)) throw armErrors.operationInProgress(resourceId(existing), existing.provisioningState);
       if (existing && existing.location !== input.location) throw armErrors.invalidLocation(existing.name, existing.location, existing.resourceGroup, input.location);
       if (ref.kind === 'dedicatedHSMs') this.checkIpFree(key, input as DedicatedHsmInput);
@@ -143,6 +182,8 @@ export class ArmService {
       if (existing && existing.provisioningState === 'Succeeded') {
         if (ref.kind === 'dedicatedHSMs') checkDedicatedUnchanged(existing, input as DedicatedHsmInput);
         const managed = ref.kind === 'managedHSMs' ? mergeManaged(existing, input as ManagedHsmInput) : undefined;
+        // Turning purge protection on reaches the instance first: a crash before the record leaves it protected, never less.
+        if (managed && managed.enablePurgeProtection && !existing.managed!.enablePurgeProtection) await this.deps.managedHsms.enablePurgeProtection(existing.name);
         const updated: ResourceRecord = {
           ...existing,
           tags: input.tags,
@@ -199,7 +240,7 @@ export class ArmService {
           },
         };
       } else {
-        const { location: _l, tags: _t, ...managed } = input as ManagedHsmInput;
+        const { location: _l, tags: _t, createMode: _c, ...managed } = input as ManagedHsmInput;
         record = { ...base, provisioningState: 'Provisioning', statusMessage: 'The Managed HSM is being provisioned.', managed };
       }
       await this.commit([
@@ -215,13 +256,16 @@ export class ArmService {
     return this.lock(async () => {
       const r = this.get(ref);
       if (r.provisioningState === 'Deleting') throw armErrors.operationInProgress(resourceId(r), r.provisioningState);
-      const updated: ResourceRecord = { ...r, tags, systemData: { ...r.systemData, lastModifiedBy: caller, lastModifiedAt: new Date().toISOString() } };
+      const updated: ResourceRecord = { ...r, tags, systemData: { ...r.systemData, lastModifiedBy: caller, lastModifiedAt: this.nowIso() } };
       await this.commit([{ c: collections.resources, id: r.key, v: updated }]);
       return updated;
     });
   }
 
-  /** DELETE: 204 when there is nothing to delete, else 202 + operation. A Dedicated HSM must be zeroized first. */
+  /**
+   * DELETE: 204 when there is nothing to delete, else 202 + operation. A Dedicated HSM must be zeroized first; a
+   * provisioned Managed HSM is soft-deleted (deletedManagedHSMs) for its retention period.
+   */
   async delete(ref: ResourceRef, caller: string): Promise<{ status: 202 | 204; operation?: OperationRecord }> {
     return this.lock(async () => {
       const key = resourceKey(ref.subscriptionId, ref.resourceGroup, ref.kind, ref.name);
@@ -229,9 +273,6 @@ export class ArmService {
       if (!r) return { status: 204 };
       if (r.provisioningState === 'Deleting' && r.operationId) return { status: 202, operation: this.operationRecord(r.operationId) };
       if (!isTerminal(r.provisioningState)) throw armErrors.operationInProgress(resourceId(r), r.provisioningState);
-      if (r.kind === 'managedHSMs' && r.provisioningState === 'Succeeded') {
-        throw armErrors.notSupported('Deleting a provisioned Managed HSM (soft delete and purge of the instance)');
-      }
       if (r.kind === 'dedicatedHSMs' && r.provisioningState === 'Succeeded') await this.checkZeroized(r);
       const op: OperationRecord = {
         id: randomUUID(),
@@ -241,7 +282,7 @@ export class ArmService {
         namespace: RESOURCE_TYPES[r.kind].namespace,
         location: r.location,
         status: 'InProgress',
-        startTime: new Date().toISOString(),
+        startTime: this.nowIso(),
       };
       const updated: ResourceRecord = {
         ...r,
@@ -276,29 +317,175 @@ export class ArmService {
     if (other) throw armErrors.ipInUse(d.privateIpAddress, resourceId(other));
   }
 
-  /** Managed HSM names are global (they are DNS names): another resource, or an instance declared at start, holds it. */
+  /**
+   * Managed HSM names are global (they are DNS names): another resource, a soft-deleted HSM (until it is purged), or
+   * an instance declared at start holds it.
+   */
   private checkManagedNameFree(key: string, name: string): void {
     const other = this.deps.store.list<ResourceRecord>(collections.resources).find((r) => r.kind === 'managedHSMs' && r.key !== key && r.name.toLowerCase() === name.toLowerCase());
     if (other) throw armErrors.conflict(`The Managed HSM name '${name}' is already in use by ${resourceId(other)}; names are global.`);
-    if (!this.record(key) && this.deps.managedHsms.lookup(name)) throw armErrors.conflict(`The Managed HSM name '${name}' is already in use (an instance the simulator was started with); names are global.`);
+    const deleted = this.deletedRecord(name);
+    if (deleted) throw armErrors.deletedNameTaken(deleted.name, deleted.location);
+    if (!this.record(key) && this.deps.managedHsms.taken(name)) throw armErrors.conflict(`The Managed HSM name '${name}' is already in use (an instance the simulator was started with); names are global.`);
+  }
+
+  // ---- soft-deleted Managed HSMs ----
+
+  private deletedRecord(name: string): DeletedManagedHsmRecord | undefined {
+    return this.deps.store.get<DeletedManagedHsmRecord>(collections.deletedManagedHsms, name.toLowerCase());
+  }
+
+  private deletedRecords(): DeletedManagedHsmRecord[] {
+    return this.deps.store.list<DeletedManagedHsmRecord>(collections.deletedManagedHsms).sort((a, b) => a.name.localeCompare(b.name));
+  }
+
+  /** GET .../locations/{location}/deletedManagedHSMs/{name}: 404 in another subscription or location. */
+  getDeleted(subscriptionId: string, location: string, name: string): DeletedManagedHsmRecord {
+    const d = this.deletedRecord(name);
+    if (!d || d.subscriptionId !== subscriptionId || d.location !== locationName(location)) throw armErrors.deletedNotFound(name, location);
+    return d;
+  }
+
+  listDeleted(subscriptionId: string): DeletedManagedHsmRecord[] {
+    return this.deletedRecords().filter((d) => d.subscriptionId === subscriptionId);
+  }
+
+  /** Whether a Managed HSM name is held, by a resource, a soft-deleted HSM or an instance (checkMhsmNameAvailability). */
+  managedNameTaken(name: string): 'live' | 'deleted' | undefined {
+    if (this.deletedRecord(name)) return 'deleted';
+    const live = this.all().some((r) => r.kind === 'managedHSMs' && r.name.toLowerCase() === name.toLowerCase());
+    return live || this.deps.managedHsms.taken(name) ? 'live' : undefined;
+  }
+
+  /**
+   * PUT with createMode 'recover': the soft-deleted HSM of that name, in the request's subscription, location and
+   * resource group, comes back with its settings, keys, roles and security domain (201 + operation).
+   */
+  private async recover(ref: ResourceRef, input: ManagedHsmRecoverInput, caller: string): Promise<{ status: 201; record: ResourceRecord; operation: OperationRecord }> {
+    return this.lock(async () => {
+      const key = resourceKey(ref.subscriptionId, ref.resourceGroup, ref.kind, ref.name);
+      const existing = this.record(key);
+      if (existing && !isTerminal(existing.provisioningState)) throw armErrors.operationInProgress(resourceId(existing), existing.provisioningState);
+      if (existing) throw armErrors.conflict(`The Managed HSM '${existing.name}' exists and is not deleted: there is nothing to recover. Use createMode 'default' to update it.`);
+      const d = this.deletedRecord(ref.name);
+      // Past its scheduled purge date it is as good as purged: the sweep takes it at the next chance.
+      const expired = d !== undefined && Date.parse(d.scheduledPurgeDate) <= this.deps.clock.now();
+      if (!d || expired || d.subscriptionId !== ref.subscriptionId || d.location !== input.location) throw armErrors.deletedNotFound(ref.name, input.location);
+      if (d.operationId) throw armErrors.operationInProgress(deletedManagedHsmId(d), 'Purging');
+      if (d.resourceGroup.toLowerCase() !== ref.resourceGroup.toLowerCase()) {
+        throw armErrors.invalidParameter(`The deleted Managed HSM '${d.name}' belonged to the resource group '${d.resourceGroup}'; recover it there.`);
+      }
+      const now = this.nowIso();
+      const op: OperationRecord = {
+        id: randomUUID(),
+        resourceKey: key,
+        action: 'recover',
+        subscriptionId: ref.subscriptionId,
+        namespace: RESOURCE_TYPES.managedHSMs.namespace,
+        location: d.location,
+        status: 'InProgress',
+        startTime: now,
+      };
+      const record: ResourceRecord = {
+        key,
+        kind: 'managedHSMs',
+        subscriptionId: d.subscriptionId,
+        resourceGroup: d.resourceGroup,
+        name: d.name,
+        location: d.location,
+        tags: input.tags ?? d.tags,
+        provisioningState: 'Provisioning',
+        statusMessage: 'The Managed HSM is being recovered.',
+        operationId: op.id,
+        systemData: { ...d.systemData, lastModifiedBy: caller, lastModifiedAt: now },
+        managed: d.managed,
+      };
+      // The deleted record goes in the same commit: from here the resource record carries everything recovery needs.
+      await this.commit([
+        { c: collections.operations, id: op.id, v: op },
+        { c: collections.resources, id: key, v: record },
+        { c: collections.deletedManagedHsms, id: d.name.toLowerCase() },
+      ]);
+      this.schedule(key);
+      return { status: 201, record, operation: op };
+    });
+  }
+
+  /**
+   * POST .../deletedManagedHSMs/{name}/purge: refused while purge protection holds (before the scheduled purge
+   * date), else 202 + operation. A purge already running answers with its operation.
+   */
+  async purge(subscriptionId: string, location: string, name: string): Promise<OperationRecord> {
+    return this.lock(async () => {
+      const d = this.getDeleted(subscriptionId, location, name);
+      if (d.operationId) {
+        const running = this.operationRecord(d.operationId);
+        if (running) return running;
+      }
+      if (d.managed.enablePurgeProtection && this.deps.clock.now() < Date.parse(d.scheduledPurgeDate)) throw armErrors.purgeProtected(d.name, d.scheduledPurgeDate);
+      const op: OperationRecord = {
+        id: randomUUID(),
+        resourceKey: DELETED_PREFIX + d.name.toLowerCase(),
+        action: 'purge',
+        subscriptionId,
+        namespace: RESOURCE_TYPES.managedHSMs.namespace,
+        location: d.location,
+        status: 'InProgress',
+        startTime: this.nowIso(),
+      };
+      await this.commit([
+        { c: collections.operations, id: op.id, v: op },
+        { c: collections.deletedManagedHsms, id: d.name.toLowerCase(), v: { ...d, operationId: op.id } },
+      ]);
+      this.schedule(op.resourceKey);
+      return op;
+    });
+  }
+
+  /** The service purges a soft-deleted HSM on its own once its retention has ended; so does this, on each clock advance. */
+  async sweep(): Promise<void> {
+    if (this.closed) return;
+    if (this.sweeping) return this.sweeping;
+    this.sweeping = (async () => {
+      for (const { name } of this.deletedRecords()) {
+        if (this.closed) return;
+        try {
+          // Checked again under the lock: a recover or a purge may have taken it meanwhile.
+          const purged = await this.lock(async () => {
+            const d = this.deletedRecord(name);
+            if (!d || d.operationId || Date.parse(d.scheduledPurgeDate) > this.deps.clock.now()) return undefined;
+            await this.deps.managedHsms.purge(d.name);
+            await this.commit([{ c: collections.deletedManagedHsms, id: d.name.toLowerCase() }]);
+            return d;
+          });
+          if (purged) this.deps.log.info(`ARM: the deleted Managed HSM ${purged.name} reached its scheduled purge date (${purged.scheduledPurgeDate}) and was purged`);
+        } catch (err) {
+          this.deps.log.error(`ARM: purging the expired Managed HSM ${name} failed: ${(err as Error).message}`);
+        }
+      }
+    })().finally(() => (this.sweeping = undefined));
+    return this.sweeping;
   }
 
   // ---- the provisioning state machine ----
 
+  /** The next step of key's operation, one step of simulator time from now (an advance of the clock brings it forward). */
   private schedule(key: string): void {
     if (this.closed || this.timers.has(key)) return;
-    const t = setTimeout(() => {
+    const cancel = this.deps.clock.schedule(this.deps.stepMs, () => {
       this.timers.delete(key);
       const p = this.advance(key).catch((err) => this.deps.log.error(`ARM: advancing ${key} failed: ${(err as Error).stack ?? err}`));
       this.inFlight.add(p);
       void p.finally(() => this.inFlight.delete(p));
-    }, this.deps.stepMs);
-    this.timers.set(key, t);
+      return p;
+    });
+    this.timers.set(key, cancel);
   }
 
   /** One step of the resource's operation. Slow work (launching an appliance) runs outside the lock. */
   private async advance(key: string): Promise<void> {
     if (this.closed) return;
+    if (key.startsWith(DELETED_PREFIX)) return this.purgeStep(key.slice(DELETED_PREFIX.length));
     const r = this.record(key);
     if (!r?.operationId) return;
     const op = this.operationRecord(r.operationId);
@@ -330,7 +517,8 @@ export class ArmService {
     }
     const m = r.managed!;
     try {
-      if (!this.deps.managedHsms.lookup(r.name)) {
+      if (op.action === 'recover') await this.deps.managedHsms.recover(r.name);
+      else if (!this.deps.managedHsms.lookup(r.name)) {
         await this.deps.managedHsms.create({
           name: r.name,
           administrators: m.initialAdminObjectIds,
@@ -348,6 +536,7 @@ export class ArmService {
   }
 
   private async deleteStep(r: ResourceRecord, op: OperationRecord): Promise<void> {
+    if (r.kind === 'managedHSMs' && this.deps.managedHsms.taken(r.name)) return this.softDeleteStep(r, op);
     if (r.kind === 'dedicatedHSMs') {
       const d = r.dedicated!;
       if (d.sshPort !== undefined) {
@@ -372,12 +561,75 @@ export class ArmService {
     }
     if (this.closed) return;
     await this.lock(async () => {
-      const endTime = new Date().toISOString();
+      const endTime = this.nowIso();
       await this.commit([
         { c: collections.resources, id: r.key },
         { c: collections.operations, id: op.id, v: { ...op, status: 'Succeeded', endTime } },
       ]);
     });
+  }
+
+  /**
+   * A Managed HSM's delete: its data plane closes and the resource becomes a deletedManagedHSMs entry, scheduled
+   * for purge one retention period after the DELETE (dates from the operation's start, so a resumed step keeps them).
+   */
+  private async softDeleteStep(r: ResourceRecord, op: OperationRecord): Promise<void> {
+    const m = r.managed!;
+    const deletedAt = Date.parse(op.startTime);
+    const purgeAt = deletedAt + m.softDeleteRetentionInDays * 86400_000;
+    try {
+      await this.deps.managedHsms.softDelete(r.name, { deletionDate: Math.floor(deletedAt / 1000), scheduledPurgeDate: Math.floor(purgeAt / 1000) });
+    } catch (err) {
+      if (this.closed) return;
+      await this.finish(r.key, op, { code: ArmCodes.ProvisioningFailed, message: `Deleting the Managed HSM '${r.name}' failed: ${(err as Error).message}` });
+      return;
+    }
+    if (this.closed) return;
+    const deleted: DeletedManagedHsmRecord = {
+      name: r.name,
+      subscriptionId: r.subscriptionId,
+      resourceGroup: r.resourceGroup,
+      location: r.location,
+      tags: r.tags,
+      deletionDate: new Date(deletedAt).toISOString(),
+      scheduledPurgeDate: new Date(purgeAt).toISOString(),
+      managed: m,
+      systemData: r.systemData,
+    };
+    await this.lock(() =>
+      this.commit([
+        { c: collections.resources, id: r.key },
+        { c: collections.deletedManagedHsms, id: r.name.toLowerCase(), v: deleted },
+        { c: collections.operations, id: op.id, v: { ...op, status: 'Succeeded', endTime: this.nowIso() } },
+      ]),
+    );
+  }
+
+  /** The purge of a soft-deleted Managed HSM: the instance is destroyed, then its deletedManagedHSMs entry goes. */
+  private async purgeStep(name: string): Promise<void> {
+    const d = this.deletedRecord(name);
+    const op = d?.operationId ? this.operationRecord(d.operationId) : undefined;
+    if (!d || !op) return;
+    try {
+      await this.deps.managedHsms.purge(d.name);
+    } catch (err) {
+      if (this.closed) return;
+      const error = { code: ArmCodes.ProvisioningFailed, message: `Purging the Managed HSM '${d.name}' failed: ${(err as Error).message}` };
+      await this.lock(() =>
+        this.commit([
+          { c: collections.deletedManagedHsms, id: name, v: { ...d, operationId: undefined } },
+          { c: collections.operations, id: op.id, v: { ...op, status: 'Failed', endTime: this.nowIso(), error } },
+        ]),
+      );
+      return;
+    }
+    if (this.closed) return;
+    await this.lock(() =>
+      this.commit([
+        { c: collections.deletedManagedHsms, id: name },
+        { c: collections.operations, id: op.id, v: { ...op, status: 'Succeeded', endTime: this.nowIso() } },
+      ]),
+    );
   }
 
   private async update(key: string, fn: (r: ResourceRecord) => ResourceRecord): Promise<void> {
@@ -392,10 +644,10 @@ export class ArmService {
     await this.lock(async () => {
       const cur = this.record(key);
       if (!cur) return;
-      const endTime = new Date().toISOString();
+      const endTime = this.nowIso();
       // A failed delete leaves the resource as it was: provisioned when its appliance had started, else Failed.
-      const state = !error ? 'Succeeded' : op.action === 'create' || !cur.dedicated?.sshPort ? 'Failed' : 'Succeeded';
-      const statusMessage = error ? error.message : op.action === 'create' ? 'The resource is provisioned.' : cur.statusMessage;
+      const state = !error ? 'Succeeded' : op.action !== 'delete' || !cur.dedicated?.sshPort ? 'Failed' : 'Succeeded';
+      const statusMessage = error ? error.message : op.action === 'delete' ? cur.statusMessage : cur.kind === 'managedHSMs' ? 'The Managed HSM is provisioned and ready to use.' : 'The resource is provisioned.';
       const next: ResourceRecord = { ...change(cur), provisioningState: state, statusMessage, operationId: undefined };
       await this.commit([
         { c: collections.resources, id: key, v: next },
@@ -413,8 +665,10 @@ export class ArmService {
   /** Stops the machine (waiting for steps in flight) and the appliances; state stays for the next start. */
   async close(): Promise<void> {
     this.closed = true;
-    for (const t of this.timers.values()) clearTimeout(t);
+    if (this.sweeper) clearInterval(this.sweeper);
+    for (const cancel of this.timers.values()) cancel();
     this.timers.clear();
+    if (this.sweeping) await this.sweeping;
     while (this.inFlight.size) await Promise.all([...this.inFlight]);
     await this.deps.launcher.close();
   }
@@ -434,13 +688,15 @@ function checkDedicatedUnchanged(r: ResourceRecord, d: DedicatedHsmInput): void 
   }
 }
 
-/** Managed HSM re-PUT: network settings and tags may change; identity, SKU, retention and purge protection may not. */
-function mergeManaged(r: ResourceRecord, m: ManagedHsmInput): ResourceRecord['managed'] {
+/**
+ * Managed HSM re-PUT: network settings and tags may change, purge protection may be turned on (never off); identity,
+ * SKU and retention may not change.
+ */
+function mergeManaged(r: ResourceRecord, m: ManagedHsmInput): NonNullable<ResourceRecord['managed']> {
   const have = r.managed!;
   if (have.enablePurgeProtection && !m.enablePurgeProtection) {
     throw armErrors.invalidParameter(`Purge protection cannot be turned off once enabled on the Managed HSM '${r.name}'.`);
   }
-  if (!have.enablePurgeProtection && m.enablePurgeProtection) throw armErrors.notSupported('Turning on purge protection on an existing Managed HSM');
   const diffs: Array<[string, unknown, unknown]> = [
     ['sku.name', have.skuName, m.skuName],
     ['properties.tenantId', have.tenantId, m.tenantId],
@@ -450,5 +706,5 @@ function mergeManaged(r: ResourceRecord, m: ManagedHsmInput): ResourceRecord['ma
   for (const [prop, a, b] of diffs) {
     if (a !== b) throw armErrors.propertyChange(`Changing the property '${prop}' of a Managed HSM is not allowed (from '${shown(a)}' to '${shown(b)}').`);
   }
-  return { ...have, publicNetworkAccess: m.publicNetworkAccess, networkAcls: m.networkAcls };
+  return { ...have, enablePurgeProtection: m.enablePurgeProtection, publicNetworkAccess: m.publicNetworkAccess, networkAcls: m.networkAcls };
 }

@@ -2,6 +2,7 @@ import { RequestContext } from '../http/server';
 import { GUID } from '../identity/principals';
 import { checkHsmName } from '../managedhsm/names';
 import { armErrors, shown } from './errors';
+import { checkLocation } from './locations';
 import { ManagedHsmProps, ResourceKind } from './model';
 
 /**
@@ -93,11 +94,15 @@ function arr(o: Json, prop: string, path: string): unknown[] | undefined {
   return v;
 }
 
-/** Azure location names: "westeurope" (display names such as "West Europe" are normalised to it). */
-export function location(body: Json): string {
+/**
+ * Azure location names: "westeurope" (display names such as "West Europe" are normalised to it), one of the regions
+ * the resource type is offered in (locations.ts).
+ */
+export function location(body: Json, k: ResourceKind): string {
   const raw = str(body, 'location', 'location', true);
   const l = raw.toLowerCase().replace(/\s+/g, '');
   if (!/^[a-z][a-z0-9]{1,39}$/.test(l)) throw armErrors.invalidParameter(`The location '${shown(raw)}' is not a valid Azure location name (for example 'westeurope').`);
+  checkLocation(k, l);
   return l;
 }
 
@@ -161,7 +166,7 @@ export interface DedicatedHsmInput {
  * know the subnet's range); managementNetworkProfile only for payShield.
  */
 export function dedicatedHsmInput(body: Json): DedicatedHsmInput {
-  const loc = location(body);
+  const loc = location(body, 'dedicatedHSMs');
   const sku = obj(body, 'sku', 'sku', true);
   const skuName = str(sku, 'name', 'sku.name', true);
   const known = DEDICATED_SKUS.find((s) => s.toLowerCase() === skuName.toLowerCase());
@@ -215,30 +220,50 @@ export function dedicatedHsmInput(body: Json): DedicatedHsmInput {
 export const MANAGED_SKUS = ['Standard_B1', 'Custom_B32', 'Custom_B6'] as const;
 
 export interface ManagedHsmInput extends ManagedHsmProps {
+  createMode: 'default';
   location: string;
   tags: Record<string, string>;
 }
 
+/** createMode 'recover': the deleted HSM comes back with its own settings; tags replace its tags only when given. */
+export interface ManagedHsmRecoverInput {
+  createMode: 'recover';
+  location: string;
+  tenantId: string;
+  tags?: Record<string, string>;
+}
+
 /**
  * A managedHSMs PUT body: SKU family B and a known name; tenantId the simulator's tenant; at least one initial
- * administrator (object ids); soft delete always on, retention 7-90 days; createMode default (recovering a
- * deleted HSM is not supported); no extra regions. Network ACLs are validated and stored but not enforced: the
- * data plane listens on loopback only.
+ * administrator (object ids); soft delete always on, retention 7-90 days; no extra regions. Network ACLs are
+ * validated and stored but not enforced: the data plane listens on loopback only. With createMode 'recover' (any
+ * case: `az keyvault recover --hsm-name` sends 'Recover') only location, tenantId and, when present, the SKU are
+ * read: the CLI sends nothing else, and the deleted HSM's own settings come back.
  */
-export function managedHsmInput(body: Json, simulatorTenant: string): ManagedHsmInput {
-  const loc = location(body);
-  const sku = obj(body, 'sku', 'sku', true);
-  const family = str(sku, 'family', 'sku.family', true);
-  if (family !== 'B') throw armErrors.invalidParameter(`The property 'sku.family' must be 'B'; got '${shown(family)}'.`);
-  const skuName = str(sku, 'name', 'sku.name', true);
-  const known = MANAGED_SKUS.find((s) => s.toLowerCase() === skuName.toLowerCase());
-  if (!known) throw armErrors.invalidParameter(`The SKU '${shown(skuName)}' is not a Managed HSM SKU; allowed: ${MANAGED_SKUS.join(', ')}.`);
+export function managedHsmInput(body: Json, simulatorTenant: string): ManagedHsmInput | ManagedHsmRecoverInput {
+  const loc = location(body, 'managedHSMs');
+  const sku = obj(body, 'sku', 'sku');
   const props = obj(body, 'properties', 'properties', true);
+  const createMode = str(props, 'createMode', 'properties.createMode');
+  if (createMode !== undefined && !['default', 'recover'].includes(createMode.toLowerCase())) {
+    throw armErrors.invalidParameter(`The property 'properties.createMode' must be 'default' or 'recover'; got '${shown(createMode)}'.`);
+  }
+  const recover = createMode?.toLowerCase() === 'recover';
+  if (!sku && !recover) throw armErrors.invalidParameter("The property 'sku' is required.");
+  let known: (typeof MANAGED_SKUS)[number] | undefined;
+  if (sku) {
+    const family = str(sku, 'family', 'sku.family', true);
+    if (family !== 'B') throw armErrors.invalidParameter(`The property 'sku.family' must be 'B'; got '${shown(family)}'.`);
+    const skuName = str(sku, 'name', 'sku.name', true);
+    known = MANAGED_SKUS.find((s) => s.toLowerCase() === skuName.toLowerCase());
+    if (!known) throw armErrors.invalidParameter(`The SKU '${shown(skuName)}' is not a Managed HSM SKU; allowed: ${MANAGED_SKUS.join(', ')}.`);
+  }
   const tenantId = str(props, 'tenantId', 'properties.tenantId', true);
   if (!GUID.test(tenantId)) throw armErrors.invalidParameter(`The property 'properties.tenantId' must be a GUID; got '${shown(tenantId)}'.`);
   if (tenantId.toLowerCase() !== simulatorTenant.toLowerCase()) {
     throw armErrors.invalidParameter(`The tenant '${tenantId}' in 'properties.tenantId' is not the subscription's tenant (${simulatorTenant}).`);
   }
+  if (recover) return { createMode: 'recover', location: loc, tenantId: tenantId.toLowerCase(), tags: tags(body) };
   const admins = arr(props, 'initialAdminObjectIds', 'properties.initialAdminObjectIds');
   if (!admins || admins.length === 0 || admins.some((a) => typeof a !== 'string' || !GUID.test(a))) {
     throw armErrors.invalidParameter("The property 'properties.initialAdminObjectIds' must be a non-empty list of object ids (GUIDs).");
@@ -255,11 +280,6 @@ export function managedHsmInput(body: Json, simulatorTenant: string): ManagedHsm
     days = daysRaw;
   }
   const purge = bool(props, 'enablePurgeProtection', 'properties.enablePurgeProtection') ?? false;
-  const createMode = str(props, 'createMode', 'properties.createMode');
-  if (createMode !== undefined && !['default', 'recover'].includes(createMode.toLowerCase())) {
-    throw armErrors.invalidParameter(`The property 'properties.createMode' must be 'default' or 'recover'; got '${shown(createMode)}'.`);
-  }
-  if (createMode?.toLowerCase() === 'recover') throw armErrors.notSupported("Recovering a deleted Managed HSM (createMode 'recover')");
   const pna = str(props, 'publicNetworkAccess', 'properties.publicNetworkAccess') ?? 'Enabled';
   const publicNetworkAccess = (['Enabled', 'Disabled'] as const).find((v) => v.toLowerCase() === pna.toLowerCase());
   if (!publicNetworkAccess) throw armErrors.invalidParameter(`The property 'properties.publicNetworkAccess' must be 'Enabled' or 'Disabled'; got '${shown(pna)}'.`);
@@ -289,9 +309,10 @@ export function managedHsmInput(body: Json, simulatorTenant: string): ManagedHsm
     networkAcls = { bypass, defaultAction, ipRules, virtualNetworkRules };
   }
   return {
+    createMode: 'default',
     location: loc,
     tags: tags(body) ?? {},
-    skuName: known,
+    skuName: known!,
     tenantId: tenantId.toLowerCase(),
     initialAdminObjectIds: (admins as string[]).map((a) => a.toLowerCase()),
     softDeleteRetentionInDays: days,

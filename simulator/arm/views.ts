@@ -1,5 +1,5 @@
 import { ManagedHsmBackend } from './service';
-import { OperationRecord, RESOURCE_TYPES, ResourceRecord, resourceId } from './model';
+import { DeletedManagedHsmRecord, OperationRecord, RESOURCE_TYPES, ResourceRecord, deletedManagedHsmId, resourceId } from './model';
 
 /** The ARM JSON of a resource, as the 2021-11-30 (dedicatedHSMs) and 2023-07-01 (managedHSMs) specs shape it. */
 export function resourceView(r: ResourceRecord, managedHsms: ManagedHsmBackend): Record<string, unknown> {
@@ -52,8 +52,25 @@ export function resourceView(r: ResourceRecord, managedHsms: ManagedHsmBackend):
   };
 }
 
-/** The path (without host and api-version) of an operation's status. */
-export function operationPath(op: OperationRecord, what: 'operationStatuses' | 'operationResults'): string {
+/** A soft-deleted Managed HSM, as `deletedManagedHSMs` get and list show it (DeletedManagedHsm_Get.json). */
+export function deletedView(d: DeletedManagedHsmRecord): Record<string, unknown> {
+  return {
+    id: deletedManagedHsmId(d),
+    name: d.name,
+    type: 'Microsoft.KeyVault/deletedManagedHSMs',
+    properties: {
+      mhsmId: resourceId({ subscriptionId: d.subscriptionId, resourceGroup: d.resourceGroup, kind: 'managedHSMs', name: d.name }),
+      location: d.location,
+      deletionDate: d.deletionDate,
+      scheduledPurgeDate: d.scheduledPurgeDate,
+      purgeProtectionEnabled: d.managed.enablePurgeProtection,
+      tags: d.tags,
+    },
+  };
+}
+
+/** The path (without host and api-version) of an operation's status; managedHsmOperationResults is Managed HSM's Location. */
+export function operationPath(op: OperationRecord, what: 'operationStatuses' | 'operationResults' | 'managedHsmOperationResults'): string {
   return `/subscriptions/${op.subscriptionId}/providers/${op.namespace}/locations/${op.location}/${what}/${op.id}`;
 }
 

@@ -31,7 +31,7 @@ export class CryptoService {
   usable(name: string, version: string, op: KeyOp): VersionRecord {
     const v = this.keys.get(name, version);
     if (!v.keyOps.includes(op)) throw errors.forbidden(`Operation ${op} is not permitted on this key (key_ops: ${v.keyOps.join(', ') || 'none'}).`, 'KeyOperationForbidden');
-    const now = Math.floor(Date.now() / 1000);
+    const now = this.keys.now();
     if (!v.attributes.enabled) throw errors.forbidden(`Operation ${op} is not allowed on a disabled key.`, 'KeyDisabled');
     if (v.attributes.nbf !== undefined && now < v.attributes.nbf) throw errors.forbidden(`Operation ${op} is not allowed: the key is not valid before ${new Date(v.attributes.nbf * 1000).toISOString()}.`, 'KeyNotYetValid');
     if (v.attributes.exp !== undefined && now >= v.attributes.exp) throw errors.forbidden(`Operation ${op} is not allowed: the key expired at ${new Date(v.attributes.exp * 1000).toISOString()}.`, 'KeyExpired');

@@ -1,5 +1,6 @@
 import { Journal } from '../store/journal';
 import { Token } from '../pkcs11/token';
+import { SimulatorClock } from '../clock';
 import { InstanceRecord, collections } from './model';
 import { KeyService } from './keys';
 import { CryptoService } from './crypto-ops';
@@ -25,8 +26,10 @@ export class ManagedHsmInstance {
     private readonly store: Journal,
     readonly name: string,
     readonly token: Token,
+    /** The simulator's clock: key validity, soft-delete retention and rotation read it. */
+    readonly clock: SimulatorClock = SimulatorClock.wall(),
   ) {
-    this.keys = new KeyService(store, token, () => this.record());
+    this.keys = new KeyService(store, token, () => this.record(), clock);
     this.crypto = new CryptoService(this.keys);
     this.rbac = new Rbac(store, name, () => this.record().administrators);
     this.securityDomain = new SecurityDomainService(store, token, () => this.record());
@@ -60,7 +63,7 @@ export class ManagedHsmInstance {
     await this.store.commit([{ c: collections.instances, id: this.name, v: { ...this.record(), activated } }]);
   }
 
-  async update(patch: Partial<Pick<InstanceRecord, 'port' | 'administrators'>>): Promise<void> {
+  async update(patch: Partial<Pick<InstanceRecord, 'port' | 'administrators' | 'purgeProtection'>>): Promise<void> {
     await this.store.commit([{ c: collections.instances, id: this.name, v: { ...this.record(), ...patch } }]);
   }
 }

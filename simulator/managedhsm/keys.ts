@@ -7,6 +7,7 @@ import { KeyedMutex } from '../keyed-mutex';
 import { InstanceRecord, KeyAttributes, KeyRecord, Kty, RotationPolicyRecord, VersionRecord, collections } from './model';
 import { ecPublic, rsaPublic, usageFor } from './key-material';
 import { durationDays } from './durations';
+import { SimulatorClock } from '../clock';
 
 /**
  * Token ids the key service does not own: the security domain's key (backups are sealed with it; imported when
@@ -48,7 +49,14 @@ export class KeyService {
     private readonly store: Journal,
     readonly token: Token,
     private readonly instance: () => InstanceRecord,
+    /** Simulator time: attribute dates, soft-delete retention and purge protection read it. */
+    readonly clock: SimulatorClock = SimulatorClock.wall(),
   ) {}
+
+  /** Now in seconds, simulator time. */
+  now(): number {
+    return this.clock.nowSeconds();
+  }
 
   private get hsm(): string {
     return this.instance().name;
@@ -118,7 +126,7 @@ export class KeyService {
   }
 
   private newAttributes(a: KeySpec['attributes']): KeyAttributes {
-    const now = Math.floor(Date.now() / 1000);
+    const now = this.now();
     return { enabled: a.enabled ?? true, nbf: a.nbf, exp: a.exp, created: now, updated: now, exportable: a.exportable ?? false };
   }
 
@@ -201,7 +209,7 @@ export class KeyService {
           enabled: a.enabled ?? cur.attributes.enabled,
           nbf: a.nbf === undefined ? cur.attributes.nbf : (a.nbf ?? undefined),
           exp: a.exp === undefined ? cur.attributes.exp : (a.exp ?? undefined),
-          updated: Math.floor(Date.now() / 1000),
+          updated: this.now(),
         },
       };
       await this.store.commit([{ c: this.vc, id: cur.version, v: next }]);
@@ -213,7 +221,7 @@ export class KeyService {
     return this.lock.run(name.toLowerCase(), async () => {
       const latest = this.get(name);
       const k = this.record(name)!;
-      const now = Math.floor(Date.now() / 1000);
+      const now = this.now();
       const key: KeyRecord = { ...k, deleted: { deletedDate: now, scheduledPurgeDate: now + this.instance().softDeleteRetentionDays * 86400 } };
       await this.store.commit([{ c: this.kc, id: name.toLowerCase(), v: key }]);
       return { key, latest };
@@ -243,11 +251,11 @@ export class KeyService {
     });
   }
 
-  /** Purges a soft-deleted key; refused while purge protection holds its retention period. */
+  /** Purges a soft-deleted key; refused while purge protection holds it (until its scheduled purge date). */
   async purge(name: string, force = false): Promise<void> {
     return this.lock.run(name.toLowerCase(), async () => {
       const { key } = this.getDeleted(name);
-      if (!force && this.instance().purgeProtection) {
+      if (!force && this.instance().purgeProtection && this.now() < key.deleted!.scheduledPurgeDate) {
         throw errors.forbidden(
           `Operation "purge" is not allowed because purge protection is enabled for this HSM. The key will be purged automatically after its retention period (scheduled ${new Date(key.deleted!.scheduledPurgeDate * 1000).toISOString()}).`,
           'PurgeProtectionEnabled',
@@ -260,15 +268,39 @@ export class KeyService {
 
   /** Purges soft-deleted keys whose retention has ended (the service does this on its own schedule). */
   async sweepDeleted(): Promise<void> {
-    const now = Math.floor(Date.now() / 1000);
+    const now = this.now();
     for (const d of this.listDeleted()) if (d.key.deleted!.scheduledPurgeDate <= now) await this.purge(d.key.name, true).catch(() => undefined);
+  }
+
+  /**
+   * Rotates the live keys whose rotation policy's Rotate action is due by simulator time: timeAfterCreate after the
+   * latest version's creation, or timeBeforeExpiry before its expiry. One rotation per key per call (the new version
+   * restarts the count). Notify actions have nowhere to go here (no Event Grid) and are not run.
+   */
+  async rotateDue(): Promise<string[]> {
+    const now = this.now();
+    const rotated: string[] = [];
+    for (const k of this.store.list<KeyRecord>(this.kc)) {
+      const action = k.rotationPolicy?.lifetimeActions.find((a) => a.action.type === 'Rotate');
+      if (k.deleted || !action) continue;
+      const latest = this.versionRecord(k.versions[k.versions.length - 1]);
+      if (!latest) continue;
+      const { timeAfterCreate, timeBeforeExpiry } = action.trigger;
+      const days = durationDays((timeAfterCreate ?? timeBeforeExpiry)!);
+      if (days === undefined) continue;
+      const due = timeAfterCreate !== undefined ? latest.attributes.created + days * 86400 : latest.attributes.exp !== undefined ? latest.attributes.exp - days * 86400 : undefined;
+      if (due === undefined || now < due) continue;
+      await this.rotate(k.name);
+      rotated.push(k.name);
+    }
+    return rotated;
   }
 
   async rotate(name: string): Promise<VersionRecord> {
     const cur = this.get(name);
     const k = this.record(name)!;
     const expiryDays = k.rotationPolicy?.expiryTime ? durationDays(k.rotationPolicy.expiryTime) : undefined;
-    const exp = expiryDays ? Math.floor(Date.now() / 1000) + Math.round(expiryDays * 86400) : undefined;
+    const exp = expiryDays ? this.now() + Math.round(expiryDays * 86400) : undefined;
     return this.create(cur.name, { kty: cur.kty, size: cur.size, crv: cur.crv, keyOps: cur.keyOps, attributes: { exportable: cur.attributes.exportable, exp, releasePolicy: cur.releasePolicy }, tags: cur.tags });
   }
 
@@ -281,7 +313,7 @@ export class KeyService {
     return this.lock.run(name.toLowerCase(), async () => {
       this.get(name);
       const k = this.record(name)!;
-      const now = Math.floor(Date.now() / 1000);
+      const now = this.now();
       const policy: RotationPolicyRecord = { ...p, created: k.rotationPolicy?.created ?? now, updated: now };
       await this.store.commit([{ c: this.kc, id: name.toLowerCase(), v: { ...k, rotationPolicy: policy } }]);
       return policy;

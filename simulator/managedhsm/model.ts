@@ -18,6 +18,10 @@ export interface InstanceRecord {
   recovery?: { certificate: string; x5tS256: string; created: number };
   sdDownload?: SdOperationRecord;
   sdUpload?: SdOperationRecord;
+  /** Soft-deleted (through ARM): its data plane is closed; keys, roles and domain stay for a recover (seconds). */
+  deleted?: { deletionDate: number; scheduledPurgeDate: number };
+  /** A purge began: at the next start it is finished before anything else opens the token. */
+  purging?: boolean;
 }
 
 /**

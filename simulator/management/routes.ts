@@ -4,13 +4,15 @@ import { errors } from '../http/errors';
 import { jsonBody, optBool, optInt, optString, optStringArray, reqString } from '../http/validate';
 import { InstanceRegistry } from '../managedhsm/registry';
 import { Principals } from '../identity/principals';
+import { MAX_ADVANCE_SECONDS, SimulatorClock } from '../clock';
 
 /**
  * The test-only management API (as Lowkey Vault keeps one), apart from every data plane and never used by
- * hsmctl's ceremony commands: add principals and instances, and mark an instance activated without the
- * security-domain ceremony. Callers present the management token from secrets/management.token (0600).
+ * hsmctl's ceremony commands: add principals and instances, mark an instance activated without the
+ * security-domain ceremony, and move the simulator's clock forward. Callers present the management token from
+ * secrets/management.token (0600).
  */
-export function addManagementRoutes(r: Router, deps: { registry: InstanceRegistry; principals: Principals; managementToken: string }): void {
+export function addManagementRoutes(r: Router, deps: { registry: InstanceRegistry; principals: Principals; managementToken: string; clock: SimulatorClock }): void {
   const guard = (authorization: string | undefined) => {
     const m = /^Bearer\s+(\S+)$/i.exec(authorization ?? '');
     const given = Buffer.from(m?.[1] ?? '');
@@ -41,6 +43,26 @@ export function addManagementRoutes(r: Router, deps: { registry: InstanceRegistr
     if (!i) throw errors.notFound(`No Managed HSM named ${p.name.slice(0, 40)}.`);
     await i.setActivated(true);
     return { status: 200, body: { name: i.name, activated: true } };
+  });
+
+  const clockView = () => ({ now: deps.clock.nowIso(), offsetSeconds: Math.floor(deps.clock.offset / 1000) });
+
+  r.add('GET', '/_simulator/clock', (ctx) => {
+    guard(ctx.headers.authorization);
+    return { status: 200, body: clockView() };
+  });
+
+  // Moves simulator time forward by {"seconds": n}; answers once whatever fell due (provisioning steps, purges of
+  // soft-deleted keys and HSMs past their retention) has run.
+  r.add('POST', '/_simulator/clock/advance', async (ctx) => {
+    guard(ctx.headers.authorization);
+    const b = jsonBody(ctx);
+    const extra = Object.keys(b).filter((k) => k !== 'seconds');
+    if (extra.length) throw errors.badParameter(`Unknown propert${extra.length > 1 ? 'ies' : 'y'} ${extra.map((k) => `'${k.slice(0, 40)}'`).join(', ')}: the body is {"seconds": n}.`);
+    const seconds = optInt(b, 'seconds', 1, MAX_ADVANCE_SECONDS);
+    if (seconds === undefined) throw errors.badParameter(`Property 'seconds' is required: a whole number of seconds from 1 to ${MAX_ADVANCE_SECONDS}; the clock only moves forward.`);
+    await deps.clock.advance(seconds);
+    return { status: 200, body: clockView() };
   });
 
   r.add('POST', '/_simulator/principals', async (ctx) => {

@@ -598,6 +598,30 @@ export class Token {
     this.index.delete(id);
   }
 
+  /**
+   * Destroys every object in the token, indexed or not (a purged Managed HSM: its keys, domain key and exchange
+   * key go for good). Found afresh rather than from the index, so nothing the index missed survives.
+   */
+  async destroyAll(): Promise<number> {
+    const n = await this.pool.use(async (s) => {
+      const found: Handle[] = [];
+      this.lib.C_FindObjectsInit(s, []);
+      try {
+        for (;;) {
+          const batch = this.lib.C_FindObjects(s, 256);
+          if (batch.length === 0) break;
+          found.push(...batch);
+        }
+      } finally {
+        this.lib.C_FindObjectsFinal(s);
+      }
+      for (const h of found) this.lib.C_DestroyObject(s, h);
+      return found.length;
+    });
+    this.index.clear();
+    return n;
+  }
+
   async random(n: number): Promise<Buffer> {
     return this.pool.use(async (s) => this.lib.C_GenerateRandom(s, Buffer.alloc(n)));
   }

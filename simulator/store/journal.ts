@@ -103,6 +103,11 @@ export class Journal {
     return [...(this.data.get(c)?.entries() ?? [])] as Array<[string, T]>;
   }
 
+  /** Names of the collections that hold at least one record and start with prefix. */
+  collections(prefix = ''): string[] {
+    return [...this.data.entries()].filter(([c, m]) => c.startsWith(prefix) && m.size > 0).map(([c]) => c);
+  }
+
   /** Durably records ops as one unit; resolves once they are on disk and visible. */
   commit(ops: Op[]): Promise<void> {
     if (this.closed) return Promise.reject(new Error('store is closed'));

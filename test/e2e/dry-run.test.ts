@@ -74,6 +74,13 @@ describe('hsmctl dry-run of the example environment', () => {
     expect(byName['hsm-example-luna']).toMatchObject({ kind: 'Dedicated HSM', reachable: true, registeredClients: ['hsm-example-ctm', 'luna-client', 'vsrx-1'] });
   });
 
+  test('rehearses deleting the primary Managed HSM: listed as deleted, purge refused under purge protection, recovered with every key version', () => {
+    const drill = first.report.steps.find((s: { name: string }) => s.name === 'rehearse deleting and recovering the Managed HSM (purge refused)');
+    expect(drill.details).toMatchObject({ hsm: 'hsm-example-mhsm', location: 'westeurope', purgeProtection: true, purgeRefused: { code: 'InvalidOperation' }, activationStatus: 'Active' });
+    expect(Date.parse(drill.details.scheduledPurgeDate) - Date.parse(drill.details.deletionDate)).toBe(90 * 86400_000);
+    expect(drill.details.keyVersions).toBeGreaterThanOrEqual(5);
+  });
+
   test('provisions exactly what synth produced, and lists the rest as not simulated', () => {
     const provision = first.report.steps.find((s: { name: string }) => s.name === 'provision the HSMs through the ARM plane');
     expect(provision.details.provisioned.map((p: { kind: string; name: string; state: string }) => [p.kind, p.name, p.state])).toEqual([

@@ -6,15 +6,14 @@ import { planChecks } from '../../scripts/commands/preflight';
 import { ArmHarness } from '../simulator/arm/arm-harness';
 import { hsmctl } from '../hsmctl-in-process';
 
-
 const SUB = 'abcdef01-2345-6789-abcd-ef0123456789';
 
 describe('hsmctl preflight against the simulator standing in for ARM', () => {
   let h: ArmHarness;
   let args: string[];
   beforeAll(async () => {
-    // A registration stays Registering for 2.5 s: long enough to be seen across one synth.
-    h = await ArmHarness.start({ arm: { provisioningStepMs: 2500 } });
+    // A registration stays Registering for an hour of simulator time: until the test moves the clock, however slow the synth.
+    h = await ArmHarness.start({ arm: { provisioningStepMs: 3_600_000 } });
     // A principal whose generated secret the simulator wrote to secrets/; named with --principal (endpoints.json lists
     // only the administrators of Managed HSMs).
     const operator = randomUUID();
@@ -58,11 +57,8 @@ describe('hsmctl preflight against the simulator standing in for ARM', () => {
     const during = await hsmctl(args);
     expect(during.code).toBe(1);
     expect(during.out).toMatch(/FAIL {2}feature Microsoft.HardwareSecurityModules\/AzureDedicatedHSM Registered: Registering\n\s+fix: wait/);
-    let after = await hsmctl(args);
-    for (let i = 0; i < 20 && after.code !== 0; i++) {
-      await new Promise((res) => setTimeout(res, 250));
-      after = await hsmctl(args);
-    }
+    await h.advanceClock(3600);
+    const after = await hsmctl(args);
     expect(after.err).toMatch(/^environment example from \S+ \(--env example\)$/);
     expect(after.out).not.toMatch(/FAIL/);
     expect(after.out).toMatch(/preflight passed/);

@@ -4,6 +4,7 @@ import * as path from 'path';
 import { randomUUID } from 'crypto';
 import { ClientSecretCredential } from '@azure/identity';
 import { AzureDedicatedHSMResourceProvider, DedicatedHsm } from '@azure/arm-hardwaresecuritymodules';
+import { KeyVaultManagementClient } from '@azure/arm-keyvault';
 import { startSimulator, SimulatorHandle, SimulatorOptions } from '../../../simulator';
 import { httpsRequest, testLogger } from '../harness';
 
@@ -48,6 +49,17 @@ export class ArmHarness {
     }
   }
 
+  /** The real @azure/arm-keyvault client (api-version 2026-02-01) on the simulator's ARM plane. */
+  keyVault(): KeyVaultManagementClient {
+    return new KeyVaultManagementClient(this.credential, SUB, {
+      endpoint: this.arm,
+      // With a custom endpoint the client would ask for "<endpoint>/.default"; ARM's scope is fixed.
+      credentials: { scopes: ['https://management.azure.com/.default'] },
+      tlsOptions: { ca: this.sim.caCert },
+      retryOptions: { maxRetries: 0 },
+    } as ConstructorParameters<typeof KeyVaultManagementClient>[2]);
+  }
+
   get arm(): string {
     return this.sim.endpoints().armEndpoint!;
   }
@@ -63,9 +75,18 @@ export class ArmHarness {
     return httpsRequest(this.arm, this.sim.caCert, method, pathAndQuery, raw, t);
   }
 
+  /** Moves the simulator's clock forward through the test-only management API; resolves once what fell due has run. */
+  async advanceClock(seconds: number): Promise<{ now: string; offsetSeconds: number }> {
+    const token = fs.readFileSync(path.join(this.dir, 'secrets', 'management.token'), 'utf8').trim();
+    const r = await httpsRequest(this.arm, this.sim.caCert, 'POST', '/_simulator/clock/advance', JSON.stringify({ seconds }), token);
+    if (r.status !== 200) throw new Error(`advancing the clock answered ${r.status}: ${JSON.stringify(r.body)}`);
+    return r.body;
+  }
+
   /** Follows an Azure-AsyncOperation URL until the operation ends, as the SDK poller does. */
   async waitOperation(url: string): Promise<any> {
-    for (let i = 0; i < 500; i++) {
+    // Bounded only so that a broken operation fails the test instead of hanging it: minutes on a loaded machine.
+    for (let i = 0; i < 6000; i++) {
       const u = new URL(url);
       const r = await this.request('GET', u.pathname + u.search);
       if (r.status !== 200) throw new Error(`operation status answered ${r.status}: ${JSON.stringify(r.body)}`);

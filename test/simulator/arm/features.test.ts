@@ -3,13 +3,16 @@ import { ArmCodes } from '../../../simulator/arm/errors';
 import { ArmHarness, SUB } from './arm-harness';
 
 const FEATURES_API = '2021-07-01';
+/** One registration step of simulator time: transitions end only when a test moves the clock, never by waiting. */
+const STEP_MS = 3_600_000;
+const STEP_S = STEP_MS / 1000;
 const featurePath = (ns: string, name: string, action = '') => `/subscriptions/${SUB}/providers/Microsoft.Features/providers/${ns}/features/${name}${action}?api-version=${FEATURES_API}`;
 
 describe('ARM plane: Microsoft.Features feature registrations', () => {
   let h: ArmHarness;
   let features: FeatureClient;
   beforeAll(async () => {
-    h = await ArmHarness.start({ arm: { provisioningStepMs: 150 } });
+    h = await ArmHarness.start({ arm: { provisioningStepMs: STEP_MS } });
     features = new FeatureClient(h.credential, SUB, {
       endpoint: h.arm,
       // With a custom endpoint the client would otherwise ask for a token for <endpoint>/.default.
@@ -32,7 +35,9 @@ describe('ARM plane: Microsoft.Features feature registrations', () => {
     const r = await features.features.register('Microsoft.Network', 'AllowBaremetalServers');
     expect(r.properties?.state).toBe('Registering');
     expect((await features.features.get('Microsoft.Network', 'AllowBaremetalServers')).properties?.state).toBe('Registering');
-    await new Promise((res) => setTimeout(res, 200));
+    await h.advanceClock(STEP_S - 1);
+    expect((await features.features.get('Microsoft.Network', 'AllowBaremetalServers')).properties?.state).toBe('Registering');
+    await h.advanceClock(1);
     expect((await features.features.get('Microsoft.Network', 'AllowBaremetalServers')).properties?.state).toBe('Registered');
     expect((await features.features.register('Microsoft.Network', 'AllowBaremetalServers')).properties?.state).toBe('Registered');
     // Names are case-insensitive, as on ARM (the seed's `az feature show` answers AzureDedicatedHsm).
@@ -41,10 +46,10 @@ describe('ARM plane: Microsoft.Features feature registrations', () => {
 
   test('unregister moves a registered feature to Unregistering, then Unregistered', async () => {
     await features.features.register('Microsoft.HardwareSecurityModules', 'AzureDedicatedHsm');
-    await new Promise((res) => setTimeout(res, 200));
+    await h.advanceClock(STEP_S);
     const u = await features.features.unregister('Microsoft.HardwareSecurityModules', 'AzureDedicatedHSM');
     expect(u.properties?.state).toBe('Unregistering');
-    await new Promise((res) => setTimeout(res, 200));
+    await h.advanceClock(STEP_S);
     expect((await features.features.get('Microsoft.HardwareSecurityModules', 'AzureDedicatedHSM')).properties?.state).toBe('Unregistered');
   });
 
@@ -90,8 +95,10 @@ describe('ARM plane: Microsoft.Features feature registrations', () => {
     const r = await h.request('POST', featurePath('Microsoft.HardwareSecurityModules', 'AzureDedicatedHSM', '/register'));
     expect(r.body.properties.state).toBe('Registering');
     await h.sim.close();
-    h = await ArmHarness.start({ dir: h.dir, objectId: h.objectId, secret: h.secret, arm: { provisioningStepMs: 150 } });
-    await new Promise((res) => setTimeout(res, 200));
+    h = await ArmHarness.start({ dir: h.dir, objectId: h.objectId, secret: h.secret, arm: { provisioningStepMs: STEP_MS } });
+    // The clock's offset survived the restart too: the transition is still due one step after it began.
+    expect((await h.request('GET', featurePath('Microsoft.HardwareSecurityModules', 'AzureDedicatedHSM'))).body.properties.state).toBe('Registering');
+    await h.advanceClock(STEP_S);
     expect((await h.request('GET', featurePath('Microsoft.HardwareSecurityModules', 'AzureDedicatedHSM'))).body.properties.state).toBe('Registered');
     expect((await h.request('GET', featurePath('Microsoft.Network', 'AllowBaremetalServers'))).body.properties.state).toBe('Registered');
   });

@@ -16,8 +16,9 @@ function wire(ip: string): Record<string, unknown> {
 }
 
 describe('ARM plane: provisioning states, failures and restarts', () => {
-  test('a PUT moves through CheckingQuota, Allocating, Connecting, Provisioning to Succeeded; a second PUT meanwhile is refused', async () => {
-    const h = await ArmHarness.start({ arm: { provisioningStepMs: 150 } });
+  test('a PUT moves through CheckingQuota, Allocating, Connecting, Provisioning to Succeeded, one state per step of the clock; a second PUT meanwhile is refused', async () => {
+    // An hour per state: nothing moves unless the test advances the simulator's clock.
+    const h = await ArmHarness.start({ arm: { provisioningStepMs: 3_600_000 } });
     try {
       const put = await h.request('PUT', dedicatedPath('hsm-states'), wire('10.0.5.4'));
       expect(put.status).toBe(201);
@@ -28,11 +29,13 @@ describe('ARM plane: provisioning states, failures and restarts', () => {
       const busyDelete = await h.request('DELETE', dedicatedPath('hsm-states'));
       expect([busyDelete.status, busyDelete.body.error.code]).toEqual([409, ArmCodes.AnotherOperationInProgress]);
 
-      const seen: string[] = [];
-      for (let i = 0; i < 1000 && seen[seen.length - 1] !== 'Succeeded'; i++) {
-        const s = (await h.request('GET', dedicatedPath('hsm-states'))).body.properties.provisioningState as string;
-        if (seen[seen.length - 1] !== s) seen.push(s);
-        await new Promise((r) => setTimeout(r, 10));
+      const state = async () => (await h.request('GET', dedicatedPath('hsm-states'))).body.properties.provisioningState as string;
+      // Just short of a step, nothing changes; each full step moves exactly one state (the advance returns once it has).
+      await h.advanceClock(3599);
+      const seen = [await state()];
+      for (let i = 0; i < 4; i++) {
+        await h.advanceClock(i === 0 ? 1 : 3600);
+        seen.push(await state());
       }
       expect(seen).toEqual(['CheckingQuota', 'Allocating', 'Connecting', 'Provisioning', 'Succeeded']);
       expect((await h.waitOperation(String(put.headers['azure-asyncoperation']))).status).toBe('Succeeded');
@@ -81,7 +84,7 @@ describe('ARM plane: provisioning states, failures and restarts', () => {
       await h.close({ keepDir: true });
 
       // Interrupted: an operation still in its first state when the simulator stops.
-      h = await ArmHarness.start({ dir, objectId, secret, arm: { provisioningStepMs: 60_000 } });
+      h = await ArmHarness.start({ dir, objectId, secret, arm: { provisioningStepMs: 3_600_000 } });
       const slow = await h.request('PUT', dedicatedPath('hsm-late'), wire('10.0.7.5'));
       expect(slow.status).toBe(201);
       await h.close({ keepDir: true });

@@ -1,14 +1,16 @@
 import { ResourceManagementClient, ResourceManagementClientOptionalParams } from '@azure/arm-resources';
 import { ArmCodes } from '../../../simulator/arm/errors';
-import { ArmHarness, SUB } from './arm-harness';
+import { ArmHarness, SUB, dedicatedHsm, dedicatedPath, managedBody, managedPath } from './arm-harness';
 
 const PROVIDERS_API = '2021-04-01';
+/** One registration step of simulator time: transitions end when the test moves the clock, never by waiting. */
+const STEP_MS = 3_600_000;
 
 describe('ARM plane: Microsoft.Resources provider registrations', () => {
   let h: ArmHarness;
   let resources: ResourceManagementClient;
   beforeAll(async () => {
-    h = await ArmHarness.start({ arm: { provisioningStepMs: 150 } });
+    h = await ArmHarness.start({ arm: { provisioningStepMs: STEP_MS } });
     resources = new ResourceManagementClient(h.credential, SUB, {
       endpoint: h.arm,
       credentialScopes: ['https://management.azure.com/.default'],
@@ -30,11 +32,12 @@ describe('ARM plane: Microsoft.Resources provider registrations', () => {
   test('register moves a provider to Registering, then Registered; unregister back to NotRegistered', async () => {
     const r = await resources.providers.register('Microsoft.KeyVault');
     expect(r.registrationState).toBe('Registering');
-    await new Promise((res) => setTimeout(res, 200));
+    expect((await resources.providers.get('microsoft.keyvault')).registrationState).toBe('Registering');
+    await h.advanceClock(STEP_MS / 1000);
     expect((await resources.providers.get('microsoft.keyvault')).registrationState).toBe('Registered');
     expect((await resources.providers.register('Microsoft.KeyVault')).registrationState).toBe('Registered');
     expect((await resources.providers.unregister('Microsoft.KeyVault')).registrationState).toBe('Unregistering');
-    await new Promise((res) => setTimeout(res, 200));
+    await h.advanceClock(STEP_MS / 1000);
     expect((await resources.providers.get('Microsoft.KeyVault')).registrationState).toBe('NotRegistered');
   });
 
@@ -47,7 +50,8 @@ describe('ARM plane: Microsoft.Resources provider registrations', () => {
 
   test('registering a provider does not register the preview features under it', async () => {
     await resources.providers.register('Microsoft.Network');
-    await new Promise((res) => setTimeout(res, 200));
+    await h.advanceClock(STEP_MS / 1000);
+    expect((await resources.providers.get('Microsoft.Network')).registrationState).toBe('Registered');
     const f = await h.request('GET', `/subscriptions/${SUB}/providers/Microsoft.Features/providers/Microsoft.Network/features/AllowBaremetalServers?api-version=2021-07-01`);
     expect(f.body.properties.state).toBe('NotRegistered');
   });
@@ -73,5 +77,39 @@ describe('ARM plane: Microsoft.Resources provider registrations', () => {
     const r = await h.request('GET', `/subscriptions/${SUB}/providers/Microsoft.HardwareSecurityModules/dedicatedHSMs?api-version=2021-11-30`);
     expect(r.status).toBe(200);
     expect(r.body.value).toEqual([]);
+  });
+
+  test('the HSM resource types list their regions, and a PUT is checked against them (LocationNotAvailableForResourceType)', async () => {
+    const regions = async (ns: string, type: string) => (await resources.providers.get(ns)).resourceTypes!.find((t) => t.resourceType === type)!.locations!;
+    const managed = await regions('Microsoft.KeyVault', 'managedHSMs');
+    const dedicated = await regions('Microsoft.HardwareSecurityModules', 'dedicatedHSMs');
+    expect(managed).toEqual(expect.arrayContaining(['West Europe', 'North Europe', 'Poland Central']));
+    expect(dedicated).toEqual(expect.arrayContaining(['West Europe', 'North Europe', 'Switzerland West']));
+    const name = (l: string) => l.toLowerCase().replace(/ /g, '');
+
+    // A region the provider lists for Managed HSM, given as its display name, is taken and stored in ARM's form.
+    const ok = await h.request('PUT', managedPath('mhsm-poland'), { ...managedBody(h.sim.tenantId, [h.objectId]), location: 'Poland Central' });
+    expect([ok.status, ok.body.location]).toEqual([201, 'polandcentral']);
+
+    // Poland Central has no Dedicated HSM; "mars" has nothing. The message is ARM's, with the listed regions.
+    const wire = (ip: string, location: string) => {
+      const { networkProfile, stampId, ...rest } = dedicatedHsm(ip);
+      return { ...rest, location, properties: { networkProfile, stampId } };
+    };
+    expect(dedicated).not.toContain('Poland Central');
+    const noDedicated = await h.request('PUT', dedicatedPath('hsm-poland'), wire('10.0.9.4', 'Poland Central'));
+    expect([noDedicated.status, noDedicated.body.error.code]).toEqual([400, ArmCodes.LocationNotAvailableForResourceType]);
+    expect(noDedicated.body.error.message).toBe(
+      `The provided location 'polandcentral' is not available for resource type 'Microsoft.HardwareSecurityModules/dedicatedHSMs'. List of available regions for the resource type is '${dedicated.map(name).join(',')}'.`,
+    );
+    const mars = await h.request('PUT', managedPath('mhsm-mars'), { ...managedBody(h.sim.tenantId, [h.objectId]), location: 'mars' });
+    expect([mars.status, mars.body.error.code]).toEqual([400, ArmCodes.LocationNotAvailableForResourceType]);
+    expect(mars.body.error.message).toBe(
+      `The provided location 'mars' is not available for resource type 'Microsoft.KeyVault/managedHSMs'. List of available regions for the resource type is '${managed.map(name).join(',')}'.`,
+    );
+    // Nothing was made by the refused ones.
+    expect((await h.request('GET', dedicatedPath('hsm-poland'))).status).toBe(404);
+    expect((await h.request('GET', managedPath('mhsm-mars'))).status).toBe(404);
+    expect(h.sim.registry.stored('mhsm-mars')).toBeUndefined();
   });
 });

@@ -1,5 +1,16 @@
 import { ArmHarness, RG, SUB, SUBNET, dedicatedPath, managedPath } from './arm-harness';
 
+/** The resource a request path names (decoded, lower-cased, no query), or undefined for other paths. */
+function resourceOf(p: string): string | undefined {
+  let path: string;
+  try {
+    path = decodeURIComponent(p.split('?')[0]);
+  } catch {
+    return undefined;
+  }
+  return /^\/subscriptions\/[^/]+\/resourceGroups\/[^/]+\/providers\/[^/]+\/[^/]+\/[^/]+$/i.test(path) ? path.toLowerCase() : undefined;
+}
+
 /** A small seeded generator, so a failure can be replayed. */
 function rng(seed: number): () => number {
   let s = seed >>> 0;
@@ -12,7 +23,8 @@ function rng(seed: number): () => number {
 describe('ARM plane: robustness', () => {
   let h: ArmHarness;
   beforeAll(async () => {
-    h = await ArmHarness.start();
+    // An hour per provisioning step: what the fuzz creates stays in its first state (no appliance starts) until a test advances the clock.
+    h = await ArmHarness.start({ arm: { provisioningStepMs: 3_600_000 } });
   });
   afterAll(async () => {
     await h.close();
@@ -57,25 +69,50 @@ describe('ARM plane: robustness', () => {
       return JSON.stringify(mutate(good));
     };
     let served = 0;
+    // What each accepted PUT sent, by the resource its path names; and every resource a refused PUT named.
+    const accepted = new Map<string, string>();
+    const refused = new Set<string>();
     for (let i = 0; i < 600; i++) {
-      const method = pick(['GET', 'PUT', 'PATCH', 'DELETE', 'POST', 'OPTIONS']);
-      const p = paths();
-      const body = bodies();
+      // One request in twenty is the good body, untouched, under a fresh name and IP: some resources must exist to be checked.
+      const valid = rand() < 0.05;
+      const method = valid ? 'PUT' : pick(['GET', 'PUT', 'PATCH', 'DELETE', 'POST', 'OPTIONS']);
+      const p = valid ? dedicatedPath(`hsm-ok-${i}`) : paths();
+      const body = valid ? JSON.stringify({ ...good, properties: { ...good.properties, networkProfile: { ...good.properties.networkProfile, networkInterfaces: [{ privateIpAddress: `10.9.1.${(i % 250) + 4}` }] } } }) : bodies();
       const r = await h.request(method, p, body);
       if (r.status >= 500) throw new Error(`${method} ${p} answered ${r.status}: ${JSON.stringify(r.body)} for body ${body?.slice(0, 300)}`);
       if (r.status >= 400) {
         expect(typeof r.body?.error?.code).toBe('string');
         expect(typeof r.body?.error?.message).toBe('string');
       } else served++;
+      const res = method === 'PUT' ? resourceOf(p) : undefined;
+      if (res && r.status < 300) accepted.set(res, body!);
+      else if (res) refused.add(res);
     }
     expect(served).toBeGreaterThan(0);
-    // Nothing in the fuzz was a valid Dedicated HSM body with a valid name at the same time, except by chance; whatever exists is well formed.
+    expect(accepted.size).toBeGreaterThan(0);
+
+    // Every resource that exists came from a PUT that was accepted, with a body that is a well-formed Dedicated HSM:
+    // the ARM plane made nothing from a body it refused.
     const list = await h.request('GET', `/subscriptions/${SUB}/providers/Microsoft.HardwareSecurityModules/dedicatedHSMs?api-version=2021-11-30`);
+    const managed = await h.request('GET', `/subscriptions/${SUB}/providers/Microsoft.KeyVault/managedHSMs?api-version=2023-07-01`);
+    expect(managed.body.value).toEqual([]);
     for (const r of list.body.value) {
-      expect(r.id).toMatch(new RegExp(`^/subscriptions/${SUB}/resourceGroups/[^/]+/providers/Microsoft.HardwareSecurityModules/dedicatedHSMs/[A-Za-z0-9-]{3,24}$`));
-      expect(r.sku.name).toBe('SafeNet Luna Network HSM A790');
+      const sent = accepted.get(r.id.toLowerCase());
+      expect(sent).toBeDefined();
+      const b = JSON.parse(sent!);
+      expect(b.sku.name).toBe('SafeNet Luna Network HSM A790');
+      expect(b.location).toBe('westeurope');
+      expect(b.properties.networkProfile.subnet.id).toBe(SUBNET);
+      expect(r.properties.networkProfile.networkInterfaces[0].privateIpAddress).toBe(b.properties.networkProfile.networkInterfaces[0].privateIpAddress);
     }
-    expect(RG).toBe('rg-hsm');
+    // And a resource only ever named by refused PUTs does not exist.
+    const onlyRefused = [...refused].filter((k) => !accepted.has(k));
+    expect(onlyRefused.length).toBeGreaterThan(0);
+    for (const k of onlyRefused) {
+      const api = k.includes('/microsoft.keyvault/') ? '2023-07-01' : '2021-11-30';
+      const got = await h.request('GET', `${k.split('/').map(encodeURIComponent).join('/')}?api-version=${api}`);
+      expect([400, 404]).toContain(got.status);
+    }
   });
 
   test('concurrent PUTs for one private IP under different names: exactly one is created, the others get PrivateIPAddressInUse', async () => {
@@ -89,7 +126,9 @@ describe('ARM plane: robustness', () => {
     expect(res.filter((r) => r.status === 201)).toHaveLength(1);
     expect(res.filter((r) => r.status === 409).map((r) => r.body.error.code)).toEqual(Array(7).fill('PrivateIPAddressInUse'));
     const winner = names[res.findIndex((r) => r.status === 201)];
-    expect(await h.waitOperation(String(res.find((r) => r.status === 201)!.headers['azure-asyncoperation']))).toMatchObject({ status: 'Succeeded' });
+    // The winner's creation is under way (its operation runs; the clock is not moved, so no appliance starts here).
+    const op = await h.request('GET', new URL(String(res.find((r) => r.status === 201)!.headers['azure-asyncoperation'])).pathname + '?api-version=2021-11-30');
+    expect(op.body.status).toBe('InProgress');
     const listed = await h.request('GET', `/subscriptions/${SUB}/resourceGroups/${RG}/providers/Microsoft.HardwareSecurityModules/dedicatedHSMs?api-version=2021-11-30`);
     expect(listed.body.value.filter((r: { name: string }) => r.name.startsWith('hsm-race-')).map((r: { name: string }) => r.name)).toEqual([winner]);
   });
