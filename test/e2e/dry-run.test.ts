@@ -1,5 +1,5 @@
 import { spawnSync } from 'child_process';
-import { mkdtempSync, rmSync, statSync, readdirSync } from 'fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, readdirSync, writeFileSync } from 'fs';
 import { tmpdir } from 'os';
 import { join, resolve } from 'path';
 
@@ -113,11 +113,21 @@ describe('hsmctl dry-run of the example environment', () => {
   });
 
   test('a failing step names itself, says why and keeps the state', () => {
-    const r = dryRun('--state-dir', join(state, 'other'), '--simulator', join(state, 'no-such-simulator'));
+    // A region no Azure resource type is offered in: the ARM plane refuses the HSMs as Azure would.
+    const config = join(state, 'nowhere.json');
+    const example = JSON.parse(readFileSync(join(ROOT, 'config', 'example.json'), 'utf8'));
+    writeFileSync(config, JSON.stringify({ ...example, name: 'nowhere', location: 'antarcticanorth' }));
+    const kept = join(state, 'nowhere-state');
+    const r = dryRun('--config', config, '--state-dir', kept);
     expect(r.status).toBe(1);
     expect(r.report.ok).toBe(false);
-    expect(r.report.failedStep).toBe('use the simulator in ' + join(state, 'no-such-simulator'));
-    expect(r.report.steps.find((s: { status: string }) => s.status === 'failed').error).toMatch(/endpoints\.json/);
-    expect(r.report.steps.filter((s: { status: string }) => s.status === 'skipped').length).toBeGreaterThan(0);
+    expect(r.report.failedStep).toBe('provision the HSMs through the ARM plane');
+    expect(r.report.steps.find((s: { status: string }) => s.status === 'failed').error).toMatch(/LocationNotAvailableForResourceType|antarcticanorth/);
+    const after = r.report.steps.slice(r.report.steps.findIndex((s: { status: string }) => s.status === 'failed') + 1);
+    expect(after.length).toBeGreaterThan(0);
+    for (const s of after) expect(s).toMatchObject({ status: 'skipped', reason: 'not run: "provision the HSMs through the ARM plane" failed' });
+    // What the steps before it made is still there: the synthesized stacks and the simulator's state.
+    expect(readdirSync(join(kept, 'cdktf.out', 'stacks')).sort()).toEqual(['hsm-nowhere', 'hsm-nowhere-dr']);
+    expect(existsSync(join(kept, 'simulator', 'state'))).toBe(true);
   });
 });

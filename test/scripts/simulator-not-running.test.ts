@@ -1,11 +1,9 @@
 import * as fs from 'fs';
 import * as path from 'path';
-import { spawn } from 'child_process';
 import { randomUUID } from 'crypto';
 import { Harness } from '../simulator/harness';
+import { kill9, startSimulatorProcess } from '../simulator/simulator-process';
 import { hsmctl } from '../hsmctl-in-process';
-
-const ROOT = path.resolve(__dirname, '..', '..');
 
 /**
  * A --simulator folder whose simulator is not running is named as such, with the command that starts it,
@@ -20,21 +18,10 @@ describe('hsmctl against a simulator folder with no simulator running', () => {
     dirs.push(dir);
     const instances = path.join(dir, '..', `${path.basename(dir)}-instances.json`);
     fs.writeFileSync(instances, JSON.stringify([{ name: 'hsm1', administrators: [randomUUID()] }]));
-    const child = spawn(process.execPath, [path.join(ROOT, 'scripts', 'hsmctl.js'), 'simulator', 'start', '--state-dir', dir, '--instances', instances], { stdio: ['ignore', 'pipe', 'pipe'] });
-    const ready = new Promise<void>((resolve, reject) => {
-      let out = '';
-      child.stdout.on('data', (c) => {
-        out += c;
-        if (out.includes('endpoints: ')) resolve();
-      });
-      child.once('exit', (code) => reject(new Error(`the simulator exited (${code}) before it was ready: ${out}`)));
-    });
-    await ready;
-    const pid = JSON.parse(fs.readFileSync(path.join(dir, 'endpoints.json'), 'utf8')).pid;
+    const { child, endpoints } = await startSimulatorProcess(dir, instances);
+    const pid = endpoints.pid;
     expect(pid).toBe(child.pid);
-    const gone = new Promise((resolve) => child.once('exit', resolve));
-    child.kill('SIGKILL');
-    await gone;
+    await kill9(child);
     fs.rmSync(instances, { force: true });
 
     for (const args of [['keys', 'list'], ['status'], ['roles', 'list'], ['sd', 'activate', '--out', path.join(dir, 'sd')]]) {

@@ -1,9 +1,10 @@
 import * as fs from 'fs';
 import * as path from 'path';
-import { ChildProcess, spawn } from 'child_process';
+import { ChildProcess } from 'child_process';
 import { X509Certificate, createHash, randomUUID } from 'crypto';
 import { KeyClient, CryptographyClient } from '@azure/keyvault-keys';
 import { Harness, CRYPTO_USER } from './harness';
+import { kill9, startSimulatorProcess } from './simulator-process';
 import { startSimulator } from '../../simulator';
 import { silentLogger } from '../../simulator/logger';
 import { startAzurite, Azurite } from '../../simulator/storage/azurite';
@@ -12,23 +13,10 @@ import { ManagedHsmAdminClient } from '../../scripts/clients/mhsm-admin';
 import { readEndpoints, simulatorCredential } from '../../scripts/clients/target';
 import { SD_FILE, downloadSecurityDomain, loadWrappingKeys, makeWrappingKeys, restoreBlob } from '../../scripts/ceremonies/security-domain';
 
-const REPO = path.resolve(__dirname, '../..');
-
 /** A simulator in a child process, optionally parked at a fault point (simulator/managedhsm/faults.ts). */
 async function startChild(stateDir: string, specFile: string, fault?: { point: string; marker: string }): Promise<ChildProcess> {
-  fs.rmSync(path.join(stateDir, 'endpoints.json'), { force: true });
   const env = { ...process.env, ...(fault ? { MHSM_SIM_FAULT: `${fault.point}=${fault.marker}` } : {}) };
-  const child = spawn(process.execPath, ['scripts/hsmctl.js', 'simulator', 'start', '--state-dir', stateDir, '--instances', specFile], { cwd: REPO, stdio: 'ignore', env });
-  for (let i = 0; i < 400 && !fs.existsSync(path.join(stateDir, 'endpoints.json')); i++) await new Promise((r) => setTimeout(r, 50));
-  if (!fs.existsSync(path.join(stateDir, 'endpoints.json'))) throw new Error('the simulator did not start');
-  return child;
-}
-
-async function kill9(child: ChildProcess): Promise<void> {
-  if (child.exitCode !== null || child.signalCode) return;
-  const gone = new Promise((r) => child.once('exit', r));
-  child.kill('SIGKILL');
-  await gone;
+  return (await startSimulatorProcess(stateDir, specFile, env)).child;
 }
 
 async function waitFor(file: string): Promise<void> {

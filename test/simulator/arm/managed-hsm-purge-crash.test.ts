@@ -1,6 +1,6 @@
 import * as fs from 'fs';
 import * as path from 'path';
-import { ChildProcess, execFile, spawn } from 'child_process';
+import { ChildProcess, execFile } from 'child_process';
 import { promisify } from 'util';
 import { randomUUID } from 'crypto';
 import { KeyVaultManagementClient } from '@azure/arm-keyvault';
@@ -10,8 +10,8 @@ import { startSimulator } from '../../../simulator';
 import { readEndpoints, simulatorCredential } from '../../../scripts/clients/target';
 import { CRYPTO_USER, Harness, httpsRequest, testLogger } from '../harness';
 import { RG, SUB } from './arm-harness';
+import { startSimulatorProcess } from '../simulator-process';
 
-const REPO = path.resolve(__dirname, '../../..');
 
 function keyVault(arm: string, credential: TokenCredential, ca: string): KeyVaultManagementClient {
   return new KeyVaultManagementClient(credential, SUB, {
@@ -51,13 +51,7 @@ describe('kill -9 in the middle of a Managed HSM purge', () => {
     const adminId = randomUUID();
     // "seed" is declared at start only so that its administrator gets a client secret for ARM and the data plane.
     fs.writeFileSync(specFile, JSON.stringify([{ name: 'seed', administrators: [adminId] }]));
-    child = spawn(process.execPath, ['scripts/hsmctl.js', 'simulator', 'start', '--state-dir', stateDir, '--instances', specFile], {
-      cwd: REPO,
-      stdio: 'ignore',
-      env: { ...process.env, MHSM_SIM_FAULT: `purge-before-records=${marker}` },
-    });
-    const endpointsFile = path.join(stateDir, 'endpoints.json');
-    for (let i = 0; i < 600 && !fs.existsSync(endpointsFile); i++) await new Promise((r) => setTimeout(r, 50));
+    child = (await startSimulatorProcess(stateDir, specFile, { ...process.env, MHSM_SIM_FAULT: `purge-before-records=${marker}` })).child;
     const e = readEndpoints(stateDir);
     const ca = fs.readFileSync(e.caCertificate, 'utf8');
     const credential = simulatorCredential(e, stateDir, adminId);

@@ -1,16 +1,14 @@
 import * as fs from 'fs';
 import * as path from 'path';
-import { spawn } from 'child_process';
 import { randomUUID } from 'crypto';
 import { ContainerClient } from '@azure/storage-blob';
 import { Harness, CRYPTO_USER, httpsRequest } from '../harness';
+import { startSimulatorProcess } from '../simulator-process';
 import { startSimulator } from '../../../simulator';
 import { startAzurite } from '../../../simulator/storage/azurite';
 import { AUDIT_CONTAINER } from '../../../formats/audit-event';
 import { AuditLog } from '../../../simulator/audit/audit-log';
 import { readAuditEvents } from '../../../scripts/audit/audit-reader';
-
-const REPO = path.resolve(__dirname, '../../..');
 
 describe('AuditEvent trail across crashes', () => {
   test('kill -9 under load loses no answered request\'s record, and delivery after the restart duplicates none', async () => {
@@ -21,11 +19,8 @@ describe('AuditEvent trail across crashes', () => {
     const stateDir = path.join(dir, 'state');
     const az = await startAzurite({ location: path.join(dir, 'azurite') });
     const storage = await az.containerSas(AUDIT_CONTAINER);
-    const child = spawn(process.execPath, ['scripts/hsmctl.js', 'simulator', 'start', '--state-dir', stateDir, '--instances', specFile], { cwd: REPO, stdio: 'ignore' });
+    const { child, endpoints: e } = await startSimulatorProcess(stateDir, specFile);
     try {
-      const endpointsFile = path.join(stateDir, 'endpoints.json');
-      for (let i = 0; i < 300 && !fs.existsSync(endpointsFile); i++) await new Promise((r) => setTimeout(r, 50));
-      const e = JSON.parse(fs.readFileSync(endpointsFile, 'utf8'));
       const ca = fs.readFileSync(e.caCertificate, 'utf8');
       const mgmt = fs.readFileSync(e.managementTokenFile, 'utf8').trim();
       expect((await httpsRequest(e.authorityHost, ca, 'POST', '/_simulator/managedHsms/hsm1/activate', '', mgmt)).status).toBe(200);
