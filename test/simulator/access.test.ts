@@ -45,9 +45,9 @@ describe('identity, challenge, activation and local RBAC', () => {
     await expect(h.keyClient().createEcKey('k', { curve: 'P-256', hsm: true })).rejects.toMatchObject({ statusCode: 403, code: ErrorCodes.Forbidden });
     const user = await h.newPrincipal();
     await expect(h.keyClient(user).getKey('k')).rejects.toMatchObject({ statusCode: 403, code: ErrorCodes.Forbidden });
-    // A stranger cannot grant itself a role.
+    // A stranger cannot grant itself a role (role management refusals are AccessDenied on the service).
     const self = await h.request('PUT', `/providers/Microsoft.Authorization/roleAssignments/${randomUUID()}?api-version=7.4`, { properties: { roleDefinitionId: CRYPTO_USER, principalId: user.objectId } }, user);
-    expect([self.status, self.body.error.code]).toEqual([403, ErrorCodes.Forbidden]);
+    expect([self.status, self.body.error.code]).toEqual([403, ErrorCodes.AccessDenied]);
     // Scoped to one key: the role covers that key only.
     await h.assignRole(h.admin.objectId, CRYPTO_USER, '/keys');
     await h.keyClient().createEcKey('mine', { curve: 'P-256', hsm: true });
