@@ -77,6 +77,11 @@ export class FullBackupService {
     return j;
   }
 
+  /** Every job this HSM has run or is running (newest last). */
+  jobs(): JobRecord[] {
+    return this.store.list<JobRecord>(this.jc).sort((a, b) => a.startTime - b.startTime);
+  }
+
   /** At start: jobs that were running when the process stopped are failed (nothing of theirs was committed). */
   async reconcile(): Promise<void> {
     const ops: Op[] = [];
