@@ -147,6 +147,13 @@ export function addKeyRoutes(r: Router<HsmContext>): void {
     return ok(keyBundle(ctx.host, v, ctx.instance.record()));
   });
 
+  // The export operation of the 7.3 previews (exportable keys): routed so that callers get RBAC and a clear refusal.
+  r.add('POST', '/keys/:name/:version/export', (ctx, p) => {
+    const name = keyName(p.name);
+    ctx.instance.rbac.require(ctx.principal, A.keysExport, `/keys/${name}`, 'export');
+    throw errors.notSupported('The key export operation (exportable keys)');
+  });
+
   r.add('DELETE', '/deletedkeys/:name', async (ctx, p) => {
     const name = keyName(p.name);
     ctx.instance.rbac.require(ctx.principal, A.deletedPurge, `/keys/${name}`, 'purge');

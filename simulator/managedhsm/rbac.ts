@@ -87,11 +87,9 @@ export class Rbac {
   /** Refuses a data-plane operation the caller holds no role for: 403 Forbidden, innererror ForbiddenByRbac. */
   require(principal: string, action: string, scope: string, operation: string): void {
     if (this.allows(principal, action, scope)) return;
-    // Key Vault's wording for an RBAC refusal; the Managed HSM service's own text for key operations is not in
-    // the sources we have (see simulator/README.md, "Uncertain fidelity").
-    throw errors.forbiddenByRbac(
-      `Caller is not authorized to perform action on resource.\r\nIf role assignments, deny assignments or role definitions were changed recently, please observe propagation time.\r\nCaller: oid=${principal}\r\nAction: '${action}'\r\nResource: '${scope}'\r\nAssignment: (not found)\r\nOperation: ${operation}\r\n`,
-    );
+    // Key Vault's wording for an RBAC refusal, on one line (Key Vault breaks it over lines, and clients that show
+    // the first line would lose the action); the Managed HSM text for key operations is not in our sources.
+    throw errors.forbiddenByRbac(`Caller is not authorized to perform action on resource. Action: '${action}'; Resource: '${scope}'; Caller: oid=${principal}; Assignment: (not found); Operation: ${operation}.`);
   }
 
   /** Refuses a role-management call (role assignments, role definitions) as the service does: 403 AccessDenied. */

@@ -50,13 +50,15 @@ describe('security domain files and the Azure CLI', () => {
       env: { ...process.env, AZURE_CONFIG_DIR: path.join(work, 'az-config'), AZURE_CORE_COLLECT_TELEMETRY: 'false' },
     });
 
-    await target.uploadSecurityDomain(fs.readFileSync(blobFile, 'utf8'));
-    const status = await target.waitSecurityDomain('upload');
+    // A new client: the az run can outlast the simulator's 30 s keep-alive, and a reused idle socket would be reset.
+    const uploader = admin(second.hsmUri);
+    await uploader.uploadSecurityDomain(fs.readFileSync(blobFile, 'utf8'));
+    const status = await uploader.waitSecurityDomain('upload');
     expect(status.status).toBe('Success');
     expect(second.activated).toBe(true);
 
     // Same domain, not merely "activated": the second HSM opens the first one's backup, and the key signs as before.
-    await target.assignRole(h.admin.objectId, CRYPTO_USER);
+    await uploader.assignRole(h.admin.objectId, CRYPTO_USER);
     const kc2 = new KeyClient(second.hsmUri, h.admin.credential, clientOptions(h.sim));
     const restored = await kc2.restoreKeyBackup(backup);
     expect(restored.properties.version).toBe(key.properties.version);
