@@ -14,7 +14,10 @@ const P = 'Microsoft.KeyVault/managedHsm/';
 
 export type OpScope = '/' | '/keys' | 'key';
 
-/** What one caller works with: its own key (an imported RSA-2048 key), fixtures, and its clients. */
+/**
+ * What one caller works with: its own key (an imported RSA-2048 key when its role may use keys for cryptography, an
+ * EC key otherwise: importing RSA into SoftHSM2 is the costliest step of the matrix), fixtures, and its clients.
+ */
 export interface Caller {
   readonly principal: Principal;
   readonly key: string;
@@ -27,7 +30,8 @@ export interface Caller {
   readonly fixtureRole: string;
   /** The administrator's single-key backup of the caller's key, taken before the matrix ran. */
   readonly backup: Uint8Array;
-  readonly rsaJwk: JsonWebKey;
+  /** A key to import as a new version of the caller's key. */
+  readonly importJwk: JsonWebKey;
   rest(method: string, path: string, body?: unknown): Promise<{ status: number; body: any }>;
 }
 
@@ -36,7 +40,7 @@ export interface Operation {
   readonly name: string;
   readonly action: string;
   readonly scope: OpScope;
-  /** 1: run in parallel; 2: run in order after phase 1 (these delete what others use). */
+  /** 1: run first; 2: run after phase 1, in this order (these delete what others use). Each caller runs its operations one at a time; callers run in parallel. */
   readonly phase: 1 | 2;
   /** The statuses that mean "authorized and done" (an authorized request may still fail validation on purpose). */
   readonly allowed: number[];
@@ -68,7 +72,7 @@ export const OPERATIONS: readonly Operation[] = [
   { name: 'update key', action: `${P}keys/write/action`, scope: 'key', phase: 1, allowed: [200], run: (c) => sdk(() => c.kc.updateKeyProperties(c.key, c.version, { tags: { by: c.principal.objectId } })) },
   { name: 'set rotation policy', action: `${P}keys/write/action`, scope: 'key', phase: 1, allowed: [200], run: (c) => sdk(() => c.kc.updateKeyRotationPolicy(c.key, { lifetimeActions: [] })) },
   { name: 'create key', action: `${P}keys/create`, scope: 'key', phase: 1, allowed: [200], run: (c) => sdk(() => c.kc.createEcKey(c.key, { curve: 'P-256' })) },
-  { name: 'import key', action: `${P}keys/import/action`, scope: 'key', phase: 1, allowed: [200], run: (c) => sdk(() => c.kc.importKey(c.key, c.rsaJwk, {})) },
+  { name: 'import key', action: `${P}keys/import/action`, scope: 'key', phase: 1, allowed: [200], run: (c) => sdk(() => c.kc.importKey(c.key, c.importJwk, {})) },
   { name: 'rotate key', action: `${P}keys/rotate/action`, scope: 'key', phase: 1, allowed: [200], run: (c) => sdk(() => c.kc.rotateKey(c.key)) },
   { name: 'backup key', action: `${P}keys/backup/action`, scope: 'key', phase: 1, allowed: [200], run: (c) => sdk(() => c.kc.backupKey(c.key)) },
   { name: 'sign', action: `${P}keys/sign/action`, scope: 'key', phase: 1, allowed: [200], run: (c) => rest(c, 'POST', `/keys/${c.key}/${c.version}/sign`, { alg: 'RS256', value: b64(Buffer.alloc(32, 1)) }) },
