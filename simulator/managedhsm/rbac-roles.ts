@@ -126,11 +126,11 @@ export function grants(role: RoleDefinition, action: string): boolean {
   return role.permissions.some((p) => p.dataActions.includes(action) && !p.notDataActions.includes(action));
 }
 
-/** Scopes, from "/" down: "/" covers "/keys", which covers "/keys/{name}". */
+/** Scopes, from "/" down: "/" covers "/keys", which covers "/keys/{name}" (key names are case-insensitive). */
 export function scopesCovering(scope: string): string[] {
   if (scope === '/') return ['/'];
   if (scope === '/keys') return ['/', '/keys'];
-  return ['/', '/keys', scope];
+  return ['/', '/keys', scope.toLowerCase()];
 }
 
 /** Normalises a scope: "/", "/keys" or "/keys/{name}" (case-insensitive, key names lower-cased); undefined otherwise. */

@@ -54,6 +54,8 @@ describe('identity, challenge, activation and local RBAC', () => {
     await h.keyClient().createEcKey('other', { curve: 'P-256', hsm: true });
     await h.assignRole(user.objectId, CRYPTO_USER, '/keys/mine');
     expect((await h.keyClient(user).getKey('mine')).name).toBe('mine');
+    // Key names are case-insensitive, and so is a key scope.
+    expect((await h.keyClient(user).getKey('MINE')).name).toBe('mine');
     await expect(h.keyClient(user).getKey('other')).rejects.toMatchObject({ statusCode: 403 });
     const list = await h.request('GET', `/providers/Microsoft.Authorization/roleAssignments?api-version=7.4&$filter=${encodeURIComponent(`principalId eq '${user.objectId}'`)}`);
     expect(list.status).toBe(200);
