@@ -7,7 +7,7 @@ import { Principal } from './harness';
  * specification's DataAction enum and the built-in roles page name them). Each runs as one caller against its own
  * key, through the real KeyClient where the SDK has the call and plain REST otherwise, and reports the HTTP status.
  * The list is shared so that other checks (e.g. "each operation leaves one audit record") can run over the same
- * calls: see runMatrixCalls' results.
+ * calls: rbac-matrix.test.ts keeps one MatrixResult per call (principal, role, scope, operation, status).
  */
 
 const P = 'Microsoft.KeyVault/managedHsm/';
@@ -119,7 +119,7 @@ export const OPERATIONS: readonly Operation[] = [
   { name: 'restore status', action: `${P}restore/status/action`, scope: '/', phase: 1, allowed: [404], run: (c) => rest(c, 'GET', `/restore/${randomUUID().replace(/-/g, '')}/pending`) },
   { name: 'security domain download status', action: `${P}securitydomain/download/read`, scope: '/', phase: 1, allowed: [200, 404], run: (c) => rest(c, 'GET', '/securitydomain/download/pending') },
   { name: 'security domain upload status', action: `${P}securitydomain/upload/read`, scope: '/', phase: 1, allowed: [200, 404], run: (c) => rest(c, 'GET', '/securitydomain/upload/pending') },
-  // Phase 2, in this order: each step leaves the key as the next one needs it (see runMatrixCalls).
+  // Phase 2, in this order: each step leaves the key as the next one needs it (rbac-matrix.test.ts repairs the state where a caller was refused).
   { name: 'delete role assignment', action: `${P}roleAssignments/delete/action`, scope: 'key', phase: 2, allowed: [200], run: (c) => rest(c, 'DELETE', `/keys/${c.key}/providers/Microsoft.Authorization/roleAssignments/${c.fixtureAssignment}`) },
   { name: 'delete role definition', action: `${P}roleDefinitions/delete/action`, scope: '/', phase: 2, allowed: [200], run: (c) => rest(c, 'DELETE', `/providers/Microsoft.Authorization/roleDefinitions/${c.fixtureRole}`) },
   { name: 'delete key', action: `${P}keys/delete`, scope: 'key', phase: 2, allowed: [200], run: (c) => rest(c, 'DELETE', `/keys/${c.key}`) },
