@@ -49,6 +49,12 @@ describe('full backup to blob storage (Azurite) and restore', () => {
     await (await kc.beginDeleteKey('gone', { intervalInMs: 10 })).pollUntilDone();
     const reader = randomUUID();
     await h.assignRole(reader, '2c18b078-7c48-4d3a-af88-5a3a1b3f82b3', '/keys');
+    // A custom role and its assignment travel with the backup.
+    const customRole = randomUUID();
+    const def = await h.request('PUT', `/providers/Microsoft.Authorization/roleDefinitions/${customRole}?api-version=7.6`, { properties: { roleName: 'backup-travels', permissions: [{ dataActions: ['Microsoft.KeyVault/managedHsm/keys/read/action'] }] } });
+    expect(def.status).toBe(201);
+    const customHolder = randomUUID();
+    await h.assignRole(customHolder, customRole, '/keys/sig');
 
     const job = await src.startBackup(storage.containerUri, storage.sas);
     expect(job.status).toBe('InProgress');
@@ -73,6 +79,8 @@ describe('full backup to blob storage (Azurite) and restore', () => {
     expect((await kc2.getKey('wrap')).properties.version).toBe(aes.properties.version);
     expect((await kc2.getDeletedKey('gone')).properties.version).toBe(gone.properties.version);
     expect(dst.rbac.assignments().some((a) => a.principalId === reader && a.scope === '/keys')).toBe(true);
+    expect(dst.rbac.role(customRole)).toMatchObject({ roleName: 'backup-travels', roleType: 'CustomRole' });
+    expect(dst.rbac.allows(customHolder, 'Microsoft.KeyVault/managedHsm/keys/read/action', '/keys/sig')).toBe(true);
     // The restored oct key decrypts what the source encrypted.
     const enc = await h.cryptoClient(aes.id!).encrypt({ algorithm: 'A256GCM', plaintext: Buffer.from('restored?') });
     const { CryptographyClient } = await import('@azure/keyvault-keys');
@@ -138,7 +146,7 @@ describe('full backup to blob storage (Azurite) and restore', () => {
     await expect(src.startRestore(storage.containerUri, storage.sas, '../etc')).rejects.toMatchObject({ status: 400 });
   });
 
-  test('a malformed or expired SAS token is refused at once (400 BadRequest) and starts no job', async () => {
+  test('refuses a malformed, unsigned or expired SAS token at once (400 BadRequest) and starts no job', async () => {
     const hsm = h.sim.managedHsm('hsm1');
     const jobsBefore = hsm.backups.jobs().length;
     const expired = storage.sas.replace(/se=[^&]+/, `se=${encodeURIComponent('2001-01-01T00:00:00Z')}`);

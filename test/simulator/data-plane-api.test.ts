@@ -85,7 +85,7 @@ describe('Managed HSM data plane: key types, settings, api-versions, service wor
     expect(raw).toMatchObject({ status: 200, body: { value: [], nextLink: null } });
   });
 
-  test('a corrupt key backup is refused in the service\'s words', async () => {
+  test('refuses a corrupt key backup in the service\'s words', async () => {
     const kc = h.keyClient();
     await kc.createEcKey('to-back-up', { curve: 'P-256' });
     const blob = Buffer.from((await kc.backupKey('to-back-up'))!);

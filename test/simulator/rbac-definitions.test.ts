@@ -109,7 +109,7 @@ describe('role definitions: built-in and custom', () => {
     expect((await h.request('GET', `${defs}${q}`)).body.value.length).toBe(before);
   });
 
-  test('a role assignable at /keys cannot be assigned at /', async () => {
+  test('refuses to assign at / a role assignable only at /keys', async () => {
     const id = randomUUID();
     expect((await put(id, { roleName: 'keys only', permissions: [{ dataActions: [`${P}keys/read/action`] }], assignableScopes: ['/keys'] })).status).toBe(201);
     const atRoot = await h.request('PUT', `/providers/Microsoft.Authorization/roleAssignments/${randomUUID()}${q}`, { properties: { roleDefinitionId: id, principalId: randomUUID() } });
