@@ -32,6 +32,9 @@ export const ErrorCodes = {
   RoleAssignmentNotFound: 'RoleAssignmentNotFound',
   RoleDefinitionNotFound: 'RoleDefinitionNotFound',
   InternalError: 'InternalError',
+  BadRequest: 'BadRequest',
+  AccessDenied: 'AccessDenied',
+  RoleDefinitionHasAssignments: 'RoleDefinitionHasAssignments',
 } as const;
 
 export const errors = {
@@ -58,4 +61,9 @@ export const errors = {
   /** Features the simulator does not reproduce fail loudly instead of approximating. */
   notSupported: (what: string) => new ServiceError(400, ErrorCodes.NotSupported, `${what} is not supported by the simulator (see simulator/README.md).`),
   internal: () => new ServiceError(500, ErrorCodes.InternalError, 'The simulator failed to process the request; see its log.'),
+  /** The code the service uses for a refused full backup/restore request (e.g. a malformed SAS token). */
+  badRequest: (message: string) => new ServiceError(400, ErrorCodes.BadRequest, message),
+  /** Role-management calls (role assignments, role definitions) refused by local RBAC. */
+  accessDenied: (message: string) => new ServiceError(403, ErrorCodes.AccessDenied, message),
+  roleDefinitionHasAssignments: (message: string) => new ServiceError(409, ErrorCodes.RoleDefinitionHasAssignments, message),
 };

@@ -14,9 +14,10 @@ import { addSecurityDomainRoutes } from './sd-routes';
 import { addFullBackupRoutes } from './backup-routes';
 import { addReleaseRoutes } from './release-routes';
 import { HsmPlatform } from '../attestation/hsm-platform';
+import { addSettingsRoutes } from './settings-routes';
 
 /** api-versions the data plane accepts (7.2 brought Managed HSM; KeyClient 4.10 sends 2025-07-01). */
-export const API_VERSIONS = ['7.2', '7.3', '7.4', '7.5', '7.6', '7.6-preview.1', '7.6-preview.2', '2025-06-01-preview', '2025-07-01'];
+export const API_VERSIONS = ['7.2', '7.3', '7.4-preview.1', '7.4', '7.5', '7.6-preview.1', '7.6-preview.2', '7.6', '2025-06-01-preview', '2025-07-01'];
 
 export interface DataPlaneDeps {
   authority: TokenAuthority;
@@ -35,6 +36,7 @@ addReleaseRoutes(router);
 addKeyRoutes(router);
 addCryptoRoutes(router);
 addFullBackupRoutes(router);
+addSettingsRoutes(router);
 
 /**
  * Routes that answer before activation (the security-domain API lives here). Other faces register theirs with

@@ -5,14 +5,26 @@ import { Json, jsonBody, optBool, optObject, optString, reqString } from '../htt
 import { HsmContext } from './context';
 import { DataActions as A } from './rbac';
 import { JobRecord } from './model';
-import { StorageTarget } from './full-backup';
+import { StorageTarget, jobFamily } from './full-backup';
+import { checkSasToken } from './backup-sas';
 import { keyName } from './names';
+import { DEV_ACCOUNT } from '../storage/azurite';
 
-/** Full backup (POST /backup), full restore (PUT /restore), selective key restore, and their job status. */
+/**
+ * Full backup (POST /backup), full restore (PUT /restore), selective key restore (PUT /keys/{name}/restore), the
+ * 7.6 pre-checks (POST /prebackup, PUT /prerestore) and their job status. The storage credential is a container SAS
+ * token (checked before anything starts) or the HSM's managed identity (useManagedIdentity).
+ */
 export function addFullBackupRoutes(r: Router<HsmContext>): void {
   r.add('POST', '/backup', async (ctx) => {
     ctx.instance.rbac.require(ctx.principal, A.backupStart, '/', 'backup');
     const job = await ctx.instance.backups.startBackup(storageTarget(jsonBody(ctx)));
+    return jobReply(ctx, job, 202);
+  });
+
+  r.add('POST', '/prebackup', async (ctx) => {
+    ctx.instance.rbac.require(ctx.principal, A.backupStart, '/', 'pre-backup check');
+    const job = await ctx.instance.backups.startPreBackup(storageTarget(jsonBody(ctx)));
     return jobReply(ctx, job, 202);
   });
 
@@ -25,6 +37,13 @@ export function addFullBackupRoutes(r: Router<HsmContext>): void {
     ctx.instance.rbac.require(ctx.principal, A.restoreStart, '/', 'restore');
     const body = jsonBody(ctx);
     const job = await ctx.instance.backups.startRestore(storageTarget(sasParameters(body)), folderName(body, 'folderToRestore'));
+    return jobReply(ctx, job, 202);
+  });
+
+  r.add('PUT', '/prerestore', async (ctx) => {
+    ctx.instance.rbac.require(ctx.principal, A.restoreStart, '/', 'pre-restore check');
+    const body = jsonBody(ctx);
+    const job = await ctx.instance.backups.startPreRestore(storageTarget(sasParameters(body)), folderName(body, 'folderToRestore'));
     return jobReply(ctx, job, 202);
   });
 
@@ -44,13 +63,12 @@ export function addFullBackupRoutes(r: Router<HsmContext>): void {
 
 function sasParameters(body: Json): Json {
   const s = optObject(body, 'sasTokenParameters');
-  if (!s) throw errors.badParameter("Property 'sasTokenParameters' ({storageResourceUri, token}) is required.");
+  if (!s) throw errors.badParameter("Property 'sasTokenParameters' ({storageResourceUri, token} or {storageResourceUri, useManagedIdentity: true}) is required.");
   return s;
 }
 
 function storageTarget(o: Json): StorageTarget {
   const uri = reqString(o, 'storageResourceUri');
-  if (optBool(o, 'useManagedIdentity')) throw errors.notSupported('Storage access with a managed identity (useManagedIdentity)');
   let u: URL;
   try {
     u = new URL(uri);
@@ -60,9 +78,22 @@ function storageTarget(o: Json): StorageTarget {
   if ((u.protocol !== 'https:' && u.protocol !== 'http:') || u.search || u.pathname.replace(/\/+$/, '') === '') {
     throw errors.badParameter("Property 'storageResourceUri' must be the URL of a blob container (https://<account>.blob.core.windows.net/<container>), without a query: the SAS goes in 'token'.");
   }
+  const containerUri = `${u.origin}${u.pathname.replace(/\/+$/, '')}`;
+  if (optBool(o, 'useManagedIdentity')) {
+    if (!isLocalAzurite(u)) {
+      throw errors.notSupported(`Storage access with a managed identity outside the local Azurite account (${DEV_ACCOUNT} on 127.0.0.1 or localhost)`);
+    }
+    return { containerUri, managedIdentity: true };
+  }
   const token = optString(o, 'token');
-  if (!token) throw errors.badParameter("Property 'token' (a SAS token for the container) is required.");
-  return { containerUri: `${u.origin}${u.pathname.replace(/\/+$/, '')}`, sas: token };
+  if (!token) throw errors.badParameter("Property 'token' (a SAS token for the container) is required unless useManagedIdentity is true.");
+  checkSasToken(token);
+  return { containerUri, sas: token };
+}
+
+/** The Azurite development account, whose access the simulator grants in the managed identity's stead. */
+function isLocalAzurite(u: URL): boolean {
+  return ['127.0.0.1', 'localhost', '[::1]'].includes(u.hostname) && u.pathname.split('/')[1] === DEV_ACCOUNT && u.pathname.split('/').filter(Boolean).length >= 2;
 }
 
 function folderName(body: Json, prop: string): string {
@@ -72,7 +103,7 @@ function folderName(body: Json, prop: string): string {
 }
 
 function jobReply(ctx: HsmContext, j: JobRecord, status: number): Reply {
-  const kind = j.kind === 'backup' ? 'backup' : 'restore';
+  const family = jobFamily(j);
   return {
     status,
     body: {
@@ -82,8 +113,8 @@ function jobReply(ctx: HsmContext, j: JobRecord, status: number): Reply {
       startTime: j.startTime,
       endTime: j.endTime ?? null,
       jobId: j.jobId,
-      ...(j.kind === 'backup' ? { azureStorageBlobContainerUri: j.azureStorageBlobContainerUri } : {}),
+      ...(family === 'backup' ? { azureStorageBlobContainerUri: j.azureStorageBlobContainerUri ?? null } : {}),
     },
-    headers: status === 202 ? { 'azure-asyncoperation': `https://${ctx.host}/${kind}/${j.jobId}/pending?api-version=${ctx.apiVersion}`, 'retry-after': '0' } : {},
+    headers: status === 202 ? { 'azure-asyncoperation': `https://${ctx.host}/${family}/${j.jobId}/pending?api-version=${ctx.apiVersion}`, 'retry-after': '0' } : {},
   };
 }

@@ -35,15 +35,16 @@ export async function seal(keys: KeyService, kind: string, value: unknown): Prom
 }
 
 /** Opens a sealed blob; a blob of another domain or a corrupt one is a BadParameter naming the reason. */
-export async function unseal<T>(keys: KeyService, kind: string, blob: Buffer, what = 'Backup blob'): Promise<T> {
+export async function unseal<T>(keys: KeyService, kind: string, blob: Buffer, what = 'Backup blob', corruptMessage?: string): Promise<T> {
   const bad = (why: string) => errors.badParameter(`${what} could not be restored: ${why}. Nothing was changed.`);
+  const corrupt = (why: string) => (corruptMessage ? errors.badParameter(corruptMessage) : bad(why));
   let outer: { kind?: unknown; domain?: unknown; iv?: unknown; ct?: unknown };
   try {
     outer = JSON.parse(blob.toString('utf8'));
   } catch {
-    throw bad('it is corrupt (not JSON)');
+    throw corrupt('it is corrupt (not JSON)');
   }
-  if (outer?.kind !== kind || typeof outer.iv !== 'string' || typeof outer.ct !== 'string') throw bad('it is corrupt or of another kind');
+  if (outer?.kind !== kind || typeof outer.iv !== 'string' || typeof outer.ct !== 'string') throw corrupt('it is corrupt or of another kind');
   const mine = domainOf(keys);
   if (typeof outer.domain === 'string' && mine && outer.domain !== mine) {
     throw bad(`it was made by an HSM holding security domain ${outer.domain.slice(0, 40)}, and this HSM holds ${mine}; only an HSM with the same security domain can restore it`);
@@ -52,7 +53,7 @@ export async function unseal<T>(keys: KeyService, kind: string, blob: Buffer, wh
     const pt = await keys.token.decrypt(DOMAIN_KEY_ID, gcm(Buffer.from(outer.iv, 'base64url'), kind), Buffer.from(outer.ct, 'base64url'));
     return JSON.parse(pt.toString('utf8')) as T;
   } catch (err) {
-    if (err instanceof SyntaxError || isTokenRefusal(err)) throw bad('it is corrupt, or it was made by an HSM with another security domain');
+    if (err instanceof SyntaxError || isTokenRefusal(err)) throw corrupt('it is corrupt, or it was made by an HSM with another security domain');
     throw err;
   }
 }
@@ -107,7 +108,8 @@ export async function backupKey(keys: KeyService, name: string): Promise<Buffer>
 }
 
 export async function restoreKey(keys: KeyService, blob: Buffer): Promise<VersionRecord> {
-  const sealed = await unseal<SealedKey>(keys, KEY_MAGIC, blob);
+  // The service's words for a blob it cannot read (Key Vault and Managed HSM alike, per the SDKs' tests).
+  const sealed = await unseal<SealedKey>(keys, KEY_MAGIC, blob, 'Backup blob', 'Backup blob contains invalid or corrupt version.');
   return restoreSealedKey(keys, sealed);
 }
 

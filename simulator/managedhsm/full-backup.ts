@@ -1,10 +1,12 @@
 import { createHash, randomBytes } from 'crypto';
-import { AnonymousCredential, ContainerClient, RestError } from '@azure/storage-blob';
+import { AnonymousCredential, ContainerClient, RestError, StorageSharedKeyCredential } from '@azure/storage-blob';
+import { DEV_ACCOUNT, DEV_KEY } from '../storage/azurite';
 import { ServiceError, errors } from '../http/errors';
 import { Journal, Op } from '../store/journal';
 import { KeyService } from './keys';
 import { Rbac } from './rbac';
 import { JobRecord, KeyRecord, RoleAssignmentRecord, VersionRecord, collections } from './model';
+import { RoleDefinition } from './rbac-roles';
 import { SealedKey, materialize, restoreSealedKey, seal, sealedKey, unseal } from './backup';
 import { faultPoint } from './faults';
 
@@ -13,10 +15,21 @@ const RBAC_KIND = 'mhsm-sim-full-backup-rbac-1';
 const MANIFEST_KIND = 'mhsm-sim-full-backup-manifest-1';
 const MANIFEST = 'manifest.json';
 
-/** Where a backup goes or comes from: a blob container URL and a SAS token for it (never logged or echoed). */
+/**
+ * Where a backup goes or comes from: a blob container URL, and either a SAS token for it (never logged or echoed)
+ * or the HSM's managed identity. The simulator stands in for the identity's access to the local Azurite account
+ * (its well-known development key); it has no identity to stand in for anywhere else.
+ */
 export interface StorageTarget {
   containerUri: string;
-  sas: string;
+  sas?: string;
+  managedIdentity?: boolean;
+}
+
+/** The role assignments and custom role definitions of a backup (older backups hold the assignments alone). */
+interface RbacBackup {
+  assignments: RoleAssignmentRecord[];
+  roleDefinitions: RoleDefinition[];
 }
 
 interface Manifest {
@@ -60,8 +73,13 @@ export class FullBackupService {
 
   job(jobId: string, kind: 'backup' | 'restore'): JobRecord {
     const j = this.store.get<JobRecord>(this.jc, jobId);
-    if (!j || (kind === 'backup') !== (j.kind === 'backup')) throw errors.notFound(`No ${kind} job with id ${jobId.slice(0, 64)} exists on this HSM.`);
+    if (!j || jobFamily(j) !== kind) throw errors.notFound(`No ${kind} job with id ${jobId.slice(0, 64)} exists on this HSM.`);
     return j;
+  }
+
+  /** Every job this HSM has run or is running (newest last). */
+  jobs(): JobRecord[] {
+    return this.store.list<JobRecord>(this.jc).sort((a, b) => a.startTime - b.startTime);
   }
 
   /** At start: jobs that were running when the process stopped are failed (nothing of theirs was committed). */
@@ -83,7 +101,8 @@ export class FullBackupService {
 
   private begin(kind: JobRecord['kind'], extra: Partial<JobRecord>): JobRecord {
     if (this.running.size > 0) throw errors.conflict(`Another backup or restore job (${[...this.running.keys()][0]}) is in progress on this HSM; wait for it to finish.`);
-    return { jobId: randomBytes(16).toString('hex'), kind, status: 'InProgress', statusDetails: kind === 'backup' ? 'Backup in progress.' : 'Restore in progress.', startTime: now(), ...extra };
+    const details = { backup: 'Backup in progress.', preBackup: 'Pre-backup check in progress.', preRestore: 'Pre-restore check in progress.', restore: 'Restore in progress.', selectiveRestore: 'Restore in progress.' }[kind];
+    return { jobId: randomBytes(16).toString('hex'), kind, status: 'InProgress', statusDetails: details, startTime: now(), ...extra };
   }
 
   private async launch(job: JobRecord, work: () => Promise<Partial<JobRecord>>): Promise<JobRecord> {
@@ -91,7 +110,7 @@ export class FullBackupService {
     const p = (async () => {
       let end: Partial<JobRecord>;
       try {
-        end = { status: 'Succeeded', statusDetails: job.kind === 'backup' ? 'The backup is complete.' : 'The restore is complete.', ...(await work()) };
+        end = { status: 'Succeeded', statusDetails: jobFamily(job) === 'backup' ? 'The backup is complete.' : 'The restore is complete.', ...(await work()) };
       } catch (err) {
         end = { status: 'Failed', ...failure(err) };
       }
@@ -120,6 +139,33 @@ export class FullBackupService {
     return this.launch(this.begin('selectiveRestore', { folder, key: keyName }), () => this.restoreOne(target, folder, keyName));
   }
 
+  /**
+   * POST /prebackup (7.6): checks, without writing a backup, that the HSM could write one to the container: it
+   * exists and the credential may create, write and delete blobs (a probe blob is written and removed).
+   */
+  startPreBackup(target: StorageTarget): Promise<JobRecord> {
+    const job = this.begin('preBackup', {});
+    job.azureStorageBlobContainerUri = target.containerUri;
+    return this.launch(job, async () => {
+      const c = client(target);
+      const probe = c.getBlockBlobClient(`mhsm-${this.hsm}-prebackup-${job.jobId}`);
+      await storage(target, 'writing a probe blob to', () => probe.upload(Buffer.alloc(0), 0));
+      await storage(target, 'deleting the probe blob from', () => probe.delete());
+      return { statusDetails: `The pre-backup check passed: this HSM can write a backup to ${target.containerUri}.` };
+    });
+  }
+
+  /**
+   * PUT /prerestore (7.6): reads and opens the whole backup folder as a restore would (manifest, checksums, this
+   * HSM's security domain) and changes nothing.
+   */
+  startPreRestore(target: StorageTarget, folder: string): Promise<JobRecord> {
+    return this.launch(this.begin('preRestore', { folder }), async () => {
+      const { keys, rbac } = await this.read(target, folder);
+      return { statusDetails: `The pre-restore check passed: folder ${folder} holds ${keys.length} key(s) and ${rbac?.assignments.length ?? 0} role assignment(s) that this HSM can restore.` };
+    });
+  }
+
   private allKeys(): KeyRecord[] {
     return this.store.list<KeyRecord>(collections.keys(this.hsm));
   }
@@ -136,14 +182,15 @@ export class FullBackupService {
       const data = await seal(this.keys, KEY_KIND, await sealedKey(this.keys, k));
       manifest.keys.push({ name: k.name, ...(await put(`keys/${encodeURIComponent(k.name.toLowerCase())}`, data)) });
     }
-    manifest.roleAssignments = await put('roleassignments', await seal(this.keys, RBAC_KIND, this.rbac.assignments()));
+    const rbac: RbacBackup = { assignments: this.rbac.assignments(), roleDefinitions: this.rbac.customRoles() };
+    manifest.roleAssignments = await put('roleassignments', await seal(this.keys, RBAC_KIND, rbac));
     await faultPoint('backup-before-manifest');
     await put(MANIFEST, await seal(this.keys, MANIFEST_KIND, manifest));
     return { statusDetails: `The backup is complete: ${manifest.keys.length} key(s) in folder ${folder}.` };
   }
 
   /** Downloads and opens the manifest and the blobs it names; nothing in the HSM changes here. */
-  private async read(target: StorageTarget, folder: string, only?: string): Promise<{ keys: SealedKey[]; roleAssignments?: RoleAssignmentRecord[] }> {
+  private async read(target: StorageTarget, folder: string, only?: string): Promise<{ keys: SealedKey[]; rbac?: RbacBackup }> {
     const c = client(target);
     const get = async (name: string, sha256?: string) => {
       const blob = `${folder}/${name}`;
@@ -164,13 +211,15 @@ export class FullBackupService {
     if (only !== undefined && entries.length === 0) throw errors.keyNotFound(`Key ${only} is not in the backup in folder ${folder}. Nothing was changed.`);
     const keys: SealedKey[] = [];
     for (const e of entries) keys.push(await unseal<SealedKey>(this.keys, KEY_KIND, await get(e.blob, e.sha256), `Key ${e.name} of the backup`));
-    const roleAssignments = only === undefined ? await unseal<RoleAssignmentRecord[]>(this.keys, RBAC_KIND, await get(manifest.roleAssignments.blob, manifest.roleAssignments.sha256), 'The role assignments of the backup') : undefined;
-    return { keys, roleAssignments };
+    if (only !== undefined) return { keys };
+    const raw = await unseal<RoleAssignmentRecord[] | RbacBackup>(this.keys, RBAC_KIND, await get(manifest.roleAssignments.blob, manifest.roleAssignments.sha256), 'The role assignments of the backup');
+    return { keys, rbac: Array.isArray(raw) ? { assignments: raw, roleDefinitions: [] } : raw };
   }
 
   /** Full restore: the HSM's keys and role assignments become the backup's (its administrators keep Administrator). */
   private async restore(target: StorageTarget, folder: string): Promise<Partial<JobRecord>> {
-    const { keys: sealed, roleAssignments } = await this.read(target, folder);
+    const { keys: sealed, rbac } = await this.read(target, folder);
+    const roleAssignments = rbac?.assignments;
     const names = [...new Set([...this.allKeys().map((k) => k.name.toLowerCase()), ...sealed.map((s) => s.key.name.toLowerCase())])].sort();
     await lockAll(this.keys, names, async () => {
       const created: string[] = [];
@@ -196,6 +245,9 @@ export class FullBackupService {
         }
         for (const a of this.rbac.assignments()) ops.push({ c: rc, id: a.name });
         for (const a of roleAssignments ?? []) ops.push({ c: rc, id: a.name.toLowerCase(), v: a });
+        const dc = collections.roleDefinitions(this.hsm);
+        for (const d of this.rbac.customRoles()) ops.push({ c: dc, id: d.id });
+        for (const d of rbac?.roleDefinitions ?? []) ops.push({ c: dc, id: d.id, v: d });
         await this.store.commit(ops);
         created.length = 0;
         await this.rbac.ensureAdministrators();
@@ -221,10 +273,17 @@ async function lockAll<T>(keys: KeyService, names: string[], fn: () => Promise<T
 }
 
 function client(t: StorageTarget): ContainerClient {
-  const sas = t.sas.replace(/^\?/, '');
-  return new ContainerClient(`${t.containerUri.replace(/\/+$/, '')}?${sas}`, new AnonymousCredential(), {
-    retryOptions: { maxTries: 2, retryDelayInMs: 200, maxRetryDelayInMs: 1000, tryTimeoutInMs: 60_000 },
-  });
+  const retryOptions = { maxTries: 2, retryDelayInMs: 200, maxRetryDelayInMs: 1000, tryTimeoutInMs: 60_000 };
+  const uri = t.containerUri.replace(/\/+$/, '');
+  // The managed identity's access, stood in for by the Azurite development account's key (backup-routes.ts
+  // accepts useManagedIdentity only for that account).
+  if (t.managedIdentity) return new ContainerClient(uri, new StorageSharedKeyCredential(DEV_ACCOUNT, DEV_KEY), { retryOptions });
+  return new ContainerClient(`${uri}?${(t.sas ?? '').replace(/^\?/, '')}`, new AnonymousCredential(), { retryOptions });
+}
+
+/** Backup-side jobs are polled at /backup/{id}/pending, the others at /restore/{id}/pending. */
+export function jobFamily(j: Pick<JobRecord, 'kind'>): 'backup' | 'restore' {
+  return j.kind === 'backup' || j.kind === 'preBackup' ? 'backup' : 'restore';
 }
 
 async function storage<T>(target: StorageTarget, action: string, fn: () => Promise<T>): Promise<T> {
@@ -239,7 +298,7 @@ function storageFailure(err: unknown, action: string, target: StorageTarget): St
   let why: string;
   if (err instanceof RestError) {
     const code = restCode(err);
-    if (err.statusCode === 403) why = `access denied (${code ?? 403}): the SAS token is invalid, expired, or lacks the permissions (it needs read, write, create, list)`;
+    if (err.statusCode === 403) why = target.managedIdentity ? `access denied (${code ?? 403}): the HSM's managed identity has no access to the container` : `access denied (${code ?? 403}): the SAS token is invalid, expired, or lacks the permissions (it needs read, write, create, list)`;
     else if (err.statusCode === 404) why = `not found (${code ?? 404}): check the storage account and the container name`;
     else if (err.statusCode) why = `HTTP ${err.statusCode} ${code ?? ''}`.trim();
     else why = `${code ?? 'no answer'} (the storage account cannot be reached)`;

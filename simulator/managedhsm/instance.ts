@@ -8,6 +8,7 @@ import { Rbac } from './rbac';
 import { SecurityDomainService } from './security-domain';
 import { FullBackupService } from './full-backup';
 import { registerDomain } from './backup';
+import { SettingsService } from './settings';
 
 /**
  * One Managed HSM: its record (administrators, retention, purge protection, activation), its SoftHSM2 token
@@ -19,6 +20,7 @@ export class ManagedHsmInstance {
   readonly rbac: Rbac;
   readonly securityDomain: SecurityDomainService;
   readonly backups: FullBackupService;
+  readonly settings: SettingsService;
   /** Set by the registry once the instance listens. */
   hsmUri = '';
 
@@ -34,6 +36,7 @@ export class ManagedHsmInstance {
     this.rbac = new Rbac(store, name, () => this.record().administrators);
     this.securityDomain = new SecurityDomainService(store, token, () => this.record());
     this.backups = new FullBackupService(store, name, this.keys, this.rbac);
+    this.settings = new SettingsService(store, name);
     registerDomain(this.keys, () => this.record().domain?.id);
   }
 

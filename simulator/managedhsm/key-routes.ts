@@ -61,7 +61,8 @@ export function addKeyRoutes(r: Router<HsmContext>): void {
     const name = keyName(p.name);
     ctx.instance.rbac.require(ctx.principal, A.keysRead, `/keys/${name}`, 'list versions');
     const i = ctx.instance.record();
-    return page(ctx, ctx.instance.keys.versions(name).map((v) => keyItem(ctx.host, v, i, true)));
+    // As the service does (the SDKs' own tests expect it): a key that does not exist has no versions, not a 404.
+    return page(ctx, ctx.instance.keys.versionsOrNone(name).map((v) => keyItem(ctx.host, v, i, true)));
   });
 
   r.add('GET', '/keys/:name/rotationpolicy', (ctx, p) => {
@@ -79,7 +80,7 @@ export function addKeyRoutes(r: Router<HsmContext>): void {
 
   r.add('POST', '/keys/:name/rotate', async (ctx, p) => {
     const name = keyName(p.name);
-    ctx.instance.rbac.require(ctx.principal, A.keysWrite, `/keys/${name}`, 'rotate');
+    ctx.instance.rbac.require(ctx.principal, A.keysRotate, `/keys/${name}`, 'rotate');
     const v = await ctx.instance.keys.rotate(name);
     return ok(keyBundle(ctx.host, v, ctx.instance.record()));
   });
@@ -151,6 +152,13 @@ export function addKeyRoutes(r: Router<HsmContext>): void {
     return ok(keyBundle(ctx.host, v, ctx.instance.record()));
   });
 
+  // The export operation of the 7.3 previews (exportable keys): routed so that callers get RBAC and a clear refusal.
+  r.add('POST', '/keys/:name/:version/export', (ctx, p) => {
+    const name = keyName(p.name);
+    ctx.instance.rbac.require(ctx.principal, A.keysExport, `/keys/${name}`, 'export');
+    throw errors.notSupported('The key export operation (exportable keys)');
+  });
+
   r.add('DELETE', '/deletedkeys/:name', async (ctx, p) => {
     const name = keyName(p.name);
     ctx.instance.rbac.require(ctx.principal, A.deletedPurge, `/keys/${name}`, 'purge');
@@ -182,11 +190,16 @@ function page(ctx: HsmContext, items: unknown[]): Reply {
   return ok({ value, nextLink: next });
 }
 
+/**
+ * Key types as Managed HSM takes them: the -HSM types, and RSA, EC, oct and AES, which it accepts on create and
+ * import and stores (and returns) as RSA-HSM, EC-HSM and oct-HSM: every key in the HSM is HSM-protected.
+ */
+const KTY: Record<string, Kty> = { 'RSA-HSM': 'RSA', 'EC-HSM': 'EC', 'oct-HSM': 'oct', RSA: 'RSA', EC: 'EC', oct: 'oct', AES: 'oct' };
+
 export function parseKty(v: string, prop: string): Kty {
-  const m = /^(RSA|EC|oct)-HSM$/.exec(v);
-  if (m) return m[1] as Kty;
-  if (['RSA', 'EC', 'oct'].includes(v)) throw errors.badParameter(`Property '${prop}': Managed HSM holds only HSM-protected keys; use ${v}-HSM instead of ${v}.`);
-  throw errors.badParameter(`Property '${prop}' must be one of RSA-HSM, EC-HSM, oct-HSM; got '${v.slice(0, 20)}'.`);
+  const kty = Object.prototype.hasOwnProperty.call(KTY, v) ? KTY[v] : undefined;
+  if (!kty) throw errors.badParameter(`Property '${prop}' must be one of ${Object.keys(KTY).join(', ')}; got '${v.slice(0, 20)}'.`);
+  return kty;
 }
 
 function parseOps(ops: string[] | undefined, kty: Kty): string[] {
@@ -243,7 +256,7 @@ function createSpec(body: Json): KeySpec {
     if (![2048, 3072, 4096].includes(spec.size)) throw errors.badParameter(`RSA key_size must be 2048, 3072 or 4096; got ${spec.size}.`);
     spec.publicExponent = optInt(body, 'public_exponent', 0, 0xffffffff) ?? 65537;
     if (![3, 65537].includes(spec.publicExponent)) throw errors.badParameter(`public_exponent must be 3 or 65537; got ${spec.publicExponent}.`);
-    if (body.crv !== undefined) throw errors.badParameter('crv is only for EC-HSM keys.');
+    if (body.crv !== undefined && body.crv !== null) throw errors.badParameter('crv is only for EC-HSM keys.');
   } else if (kty === 'EC') {
     const crv = optString(body, 'crv') ?? 'P-256';
     if (!CURVE_PARAMS[crv]) throw errors.badParameter(`crv must be one of ${Object.keys(CURVE_PARAMS).join(', ')}; got '${crv.slice(0, 20)}'.`);

@@ -119,6 +119,12 @@ export class KeyService {
       .sort((a, b) => a.name.localeCompare(b.name));
   }
 
+  /** The versions of a live key; none for a name that is not a live key. */
+  versionsOrNone(name: string): VersionRecord[] {
+    const k = this.record(name);
+    return !k || k.deleted ? [] : this.versions(name);
+  }
+
   versions(name: string): VersionRecord[] {
     const k = this.record(name);
     if (!k || k.deleted) throw errors.keyNotFound(`A key with (name/id) ${name} was not found in this key vault.`);

@@ -47,7 +47,7 @@ export interface SdOperationRecord {
 /** A full backup, full restore or selective key restore job (GET .../pending). */
 export interface JobRecord {
   jobId: string;
-  kind: 'backup' | 'restore' | 'selectiveRestore';
+  kind: 'backup' | 'restore' | 'selectiveRestore' | 'preBackup' | 'preRestore';
   status: 'InProgress' | 'Succeeded' | 'Failed';
   statusDetails: string;
   error?: { code: string; message: string };
@@ -114,5 +114,7 @@ export const collections = {
   keys: (hsm: string) => `mhsm/${hsm}/keys`,
   versions: (hsm: string) => `mhsm/${hsm}/versions`,
   roleAssignments: (hsm: string) => `mhsm/${hsm}/roleAssignments`,
+  roleDefinitions: (hsm: string) => `mhsm/${hsm}/roleDefinitions`,
+  settings: (hsm: string) => `mhsm/${hsm}/settings`,
   jobs: (hsm: string) => `mhsm/${hsm}/jobs`,
 };

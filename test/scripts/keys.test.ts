@@ -21,7 +21,7 @@ describe('hsmctl keys (against the simulator, target from Terraform outputs)', (
       }),
     );
     target = ['--from-outputs', outputs, '--simulator', h.dir];
-    await h.assignRole(h.admin.objectId, '515eb02d-2335-4d2d-92f2-b1cbdf9c3778'); // Crypto Officer: administrators hold no key permissions
+    await h.assignRole(h.admin.objectId, '21dbd100-6940-42c2-9190-5d6cb909625b'); // Crypto User: administrators hold no key permissions, and Crypto Officer none over live keys
   });
   afterAll(() => h.close());
 

@@ -43,7 +43,7 @@ describe('hsmctl status against the simulator, targets from the cdktf outputs fi
     const a = await hsmctl(['sd', 'activate', ...target, '--certs', '3', '--quorum', '2', '--key-size', '2048', '--out', sd]);
     expect(a.err).toBe('');
     expect(a.code).toBe(0);
-    await h.assignRole(h.admin.objectId, '515eb02d-2335-4d2d-92f2-b1cbdf9c3778');
+    await h.assignRole(h.admin.objectId, '21dbd100-6940-42c2-9190-5d6cb909625b'); // Crypto User: creates and reads keys
     expect((await hsmctl(['keys', 'create', 'soon', ...target, '--kty', 'EC-HSM', '--expires', 'P10D'])).code).toBe(0);
     expect((await hsmctl(['keys', 'create', 'later', ...target, '--kty', 'EC-HSM', '--expires', 'P100D'])).code).toBe(0);
     const r = await hsmctl(['status', ...target, '--json']);

@@ -45,15 +45,17 @@ describe('identity, challenge, activation and local RBAC', () => {
     await expect(h.keyClient().createEcKey('k', { curve: 'P-256', hsm: true })).rejects.toMatchObject({ statusCode: 403, code: ErrorCodes.Forbidden });
     const user = await h.newPrincipal();
     await expect(h.keyClient(user).getKey('k')).rejects.toMatchObject({ statusCode: 403, code: ErrorCodes.Forbidden });
-    // A stranger cannot grant itself a role.
+    // A stranger cannot grant itself a role (role management refusals are AccessDenied on the service).
     const self = await h.request('PUT', `/providers/Microsoft.Authorization/roleAssignments/${randomUUID()}?api-version=7.4`, { properties: { roleDefinitionId: CRYPTO_USER, principalId: user.objectId } }, user);
-    expect([self.status, self.body.error.code]).toEqual([403, ErrorCodes.Forbidden]);
+    expect([self.status, self.body.error.code]).toEqual([403, ErrorCodes.AccessDenied]);
     // Scoped to one key: the role covers that key only.
     await h.assignRole(h.admin.objectId, CRYPTO_USER, '/keys');
     await h.keyClient().createEcKey('mine', { curve: 'P-256', hsm: true });
     await h.keyClient().createEcKey('other', { curve: 'P-256', hsm: true });
     await h.assignRole(user.objectId, CRYPTO_USER, '/keys/mine');
     expect((await h.keyClient(user).getKey('mine')).name).toBe('mine');
+    // Key names are case-insensitive, and so is a key scope.
+    expect((await h.keyClient(user).getKey('MINE')).name).toBe('mine');
     await expect(h.keyClient(user).getKey('other')).rejects.toMatchObject({ statusCode: 403 });
     const list = await h.request('GET', `/providers/Microsoft.Authorization/roleAssignments?api-version=7.4&$filter=${encodeURIComponent(`principalId eq '${user.objectId}'`)}`);
     expect(list.status).toBe(200);

@@ -2,7 +2,7 @@ import * as fs from 'fs';
 import * as path from 'path';
 import { spawn } from 'child_process';
 import { randomUUID, createHash, verify, createPublicKey } from 'crypto';
-import { Harness, CRYPTO_USER, httpsRequest } from './harness';
+import { Harness, CRYPTO_USER, CRYPTO_OFFICER, httpsRequest } from './harness';
 import { startSimulator } from '../../simulator';
 import { Journal } from '../../simulator/store/journal';
 import { collections, VersionRecord } from '../../simulator/managedhsm/model';
@@ -16,6 +16,7 @@ describe('durability: restart, kill -9, torn journal', () => {
     const adminId = randomUUID();
     let h = await Harness.start({ dir, adminId });
     await h.assignRole(adminId, CRYPTO_USER);
+    await h.assignRole(adminId, CRYPTO_OFFICER); // reads the soft-deleted key after the restart
     const kc = h.keyClient();
     const k = await kc.createEcKey('keep', { curve: 'P-256', hsm: true, tags: { env: 'dev' } });
     const k2 = await kc.rotateKey('keep');

@@ -151,23 +151,27 @@ describe('Managed HSM keys through KeyClient and CryptographyClient', () => {
     await expect(kc.updateKeyRotationPolicy('rot', { lifetimeActions: [{ action: 'Rotate', timeAfterCreate: 'PT1H' }] })).rejects.toMatchObject({ statusCode: 400 });
   });
 
-  test('delete is soft: the name is reserved, the key recovers, then purges', async () => {
+  test('delete is soft: the name is reserved; Crypto Officer (not Crypto User) reads, recovers and purges it', async () => {
     const kc = h.keyClient();
-    await kc.createEcKey('gone', { curve: 'P-256', hsm: true });
-    const del = await (await kc.beginDeleteKey('gone', { intervalInMs: 10 })).pollUntilDone();
-    expect(del.properties.recoveryId).toBe(`${h.hsmUri}deletedkeys/gone`);
-    await expect(kc.getKey('gone')).rejects.toMatchObject({ statusCode: 404, code: ErrorCodes.KeyNotFound });
-    await expect(kc.createEcKey('gone', { curve: 'P-256', hsm: true })).rejects.toMatchObject({ statusCode: 409, code: ErrorCodes.Conflict });
-    expect((await kc.getDeletedKey('gone')).name).toBe('gone');
-    await (await kc.beginRecoverDeletedKey('gone', { intervalInMs: 10 })).pollUntilDone();
-    expect((await kc.getKey('gone')).name).toBe('gone');
-    await (await kc.beginDeleteKey('gone', { intervalInMs: 10 })).pollUntilDone();
-    // Crypto User may not purge; Crypto Officer may.
-    await expect(kc.purgeDeletedKey('gone')).rejects.toMatchObject({ statusCode: 403, code: ErrorCodes.Forbidden });
     const officer = await h.newPrincipal();
     await h.assignRole(officer.objectId, CRYPTO_OFFICER, '/keys');
-    await h.keyClient(officer).purgeDeletedKey('gone');
-    await expect(kc.getDeletedKey('gone')).rejects.toMatchObject({ statusCode: 404 });
+    const oc = h.keyClient(officer);
+    await kc.createEcKey('gone', { curve: 'P-256', hsm: true });
+    await (await kc.beginDeleteKey('gone', { intervalInMs: 10 })).pollUntilDone();
+    await expect(kc.getKey('gone')).rejects.toMatchObject({ statusCode: 404, code: ErrorCodes.KeyNotFound });
+    await expect(kc.createEcKey('gone', { curve: 'P-256', hsm: true })).rejects.toMatchObject({ statusCode: 409, code: ErrorCodes.Conflict });
+    // Deleted keys belong to Crypto Officer: Crypto User can neither read nor recover them.
+    await expect(kc.getDeletedKey('gone')).rejects.toMatchObject({ statusCode: 403, code: ErrorCodes.Forbidden });
+    const del = await oc.getDeletedKey('gone');
+    expect([del.name, del.properties.recoveryId]).toEqual(['gone', `${h.hsmUri}deletedkeys/gone`]);
+    const recover = await h.request('POST', '/deletedkeys/gone/recover?api-version=7.4', undefined);
+    expect([recover.status, recover.body.error.innererror.code]).toEqual([403, 'ForbiddenByRbac']);
+    expect((await h.request('POST', '/deletedkeys/gone/recover?api-version=7.4', undefined, officer)).status).toBe(200);
+    expect((await kc.getKey('gone')).name).toBe('gone');
+    await (await kc.beginDeleteKey('gone', { intervalInMs: 10 })).pollUntilDone();
+    await expect(kc.purgeDeletedKey('gone')).rejects.toMatchObject({ statusCode: 403, code: ErrorCodes.Forbidden });
+    await oc.purgeDeletedKey('gone');
+    await expect(oc.getDeletedKey('gone')).rejects.toMatchObject({ statusCode: 404 });
     await kc.createEcKey('gone', { curve: 'P-256', hsm: true });
   });
 
@@ -208,9 +212,9 @@ describe('Managed HSM keys through KeyClient and CryptographyClient', () => {
     const kek = await kc.createRsaKey('kek', { keySize: 2048, hsm: true, keyOps: ['import'] });
     const kekSign = await h.request('POST', `/keys/kek/${kek.properties.version}/sign?api-version=7.4`, { alg: 'RS256', value: Buffer.alloc(32).toString('base64url') });
     expect(kekSign.status).toBe(403);
-    const byok = (target: KeyObject) => {
+    const byok = (target: KeyObject, wrapTo: KeyObject = publicKeyOf(kek)) => {
       const aes = randomBytes(32);
-      const wrappedAes = publicEncrypt({ key: publicKeyOf(kek), padding: constants.RSA_PKCS1_OAEP_PADDING, oaepHash: 'sha1' }, aes);
+      const wrappedAes = publicEncrypt({ key: wrapTo, padding: constants.RSA_PKCS1_OAEP_PADDING, oaepHash: 'sha1' }, aes);
       const c = createCipheriv('id-aes256-wrap-pad', aes, Buffer.from('A65959A6', 'hex'));
       const wrappedKey = Buffer.concat([c.update(target.export({ format: 'der', type: 'pkcs8' })), c.final()]);
       const blob = { schema_version: '1.0.0', header: { kid: kek.id, alg: 'dir', enc: 'CKM_RSA_AES_KEY_WRAP' }, ciphertext: Buffer.concat([wrappedAes, wrappedKey]).toString('base64url'), generator: 'test' };
@@ -228,13 +232,21 @@ describe('Managed HSM keys through KeyClient and CryptographyClient', () => {
     sig = await h.cryptoClient(rsaByok.id!).sign('PS256', sha('sha256', data));
     expect(verify('sha256', data, { key: rsaTarget.publicKey, padding: constants.RSA_PKCS1_PSS_PADDING, saltLength: 32 }, Buffer.from(sig.result))).toBe(true);
 
-    // A blob wrapped to another KEK is refused and leaves nothing behind.
+    // A blob wrapped to another KEK (an RSA key this HSM never held) but naming this KEK is refused and leaves
+    // nothing behind; so is a blob whose ciphertext was changed in transit.
+    const objectsBefore = h.sim.managedHsm('hsm1').keys.token.ids().length;
+    const otherKek = generateKeyPairSync('rsa', { modulusLength: 2048 }).publicKey;
+    const toOther = byok(ecTarget.privateKey, otherKek);
+    expect(JSON.parse(Buffer.from(toOther).toString()).header.kid).toBe(kek.id);
+    await expect(kc.importKey('byok-bad', { kty: 'EC-HSM', crv: 'P-256', t: toOther } as JsonWebKey, {})).rejects.toMatchObject({ statusCode: 400, code: ErrorCodes.BadParameter });
     const blob = JSON.parse(Buffer.from(byok(ecTarget.privateKey)).toString());
     const ct = Buffer.from(blob.ciphertext, 'base64url');
-    ct[5] ^= 0xff;
+    ct[ct.length - 5] ^= 0xff;
     blob.ciphertext = ct.toString('base64url');
     await expect(kc.importKey('byok-bad', { kty: 'EC-HSM', crv: 'P-256', t: new Uint8Array(Buffer.from(JSON.stringify(blob))) } as JsonWebKey, {})).rejects.toMatchObject({ statusCode: 400, code: ErrorCodes.BadParameter });
     await expect(kc.getKey('byok-bad')).rejects.toMatchObject({ statusCode: 404 });
+    expect(h.sim.managedHsm('hsm1').keys.record('byok-bad')).toBeUndefined();
+    expect(h.sim.managedHsm('hsm1').keys.token.ids().length).toBe(objectsBefore);
   });
 
   test('list pages through keys with maxresults; rng returns the requested count', async () => {
