@@ -3,7 +3,20 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, readdirSync, w
 import { tmpdir } from 'os';
 import { join, resolve } from 'path';
 
+import { startSimulatorProcess } from '../simulator/simulator-process';
+import { armClients } from '../../scripts/dry-run/arm-clients';
+import { simulatorCredential } from '../../scripts/clients/target';
+import type { ChildProcess } from 'child_process';
+
 const ROOT = resolve(__dirname, '..', '..');
+
+/** SIGTERM, as an operator stops it, and wait until it has closed its state. */
+async function stopCleanly(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null || child.signalCode) return;
+  const gone = new Promise((r) => child.once('exit', r));
+  child.kill('SIGTERM');
+  await gone;
+}
 const HSMCTL = join(ROOT, 'scripts', 'hsmctl.js');
 
 function dryRun(...args: string[]) {
@@ -103,9 +116,23 @@ describe('hsmctl dry-run of the example environment', () => {
     expect(text).not.toMatch(/"access_token"|client_secret/);
   });
 
-  test('a rerun on the same state is idempotent', () => {
+  test('a rerun on the same state is idempotent, and recovers an HSM an interrupted run left soft-deleted', async () => {
+    // As if the last run had stopped inside the soft-delete drill: the primary Managed HSM deleted through ARM.
+    const simDir = join(state, 'simulator');
+    const spec = join(state, 'no-instances.json');
+    writeFileSync(spec, '[]');
+    const { child, endpoints } = await startSimulatorProcess(simDir, spec);
+    try {
+      const operator = endpoints.principals[0].objectId;
+      const arm = armClients(simulatorCredential(endpoints, simDir, operator), '00000000-0000-0000-0000-000000000000', { endpoint: endpoints.armEndpoint!, ca: readFileSync(endpoints.caCertificate, 'utf8'), pollMs: 50 });
+      await arm.keyVault.managedHsms.delete('rg-hsm-example', 'hsm-example-mhsm', arm.pollOptions);
+    } finally {
+      await stopCleanly(child);
+    }
     const again = dryRun('--state-dir', state);
     expect(again.status).toBe(0);
+    const provision = again.report.steps.find((s: { name: string }) => s.name === 'provision the HSMs through the ARM plane');
+    expect(provision.summary).toContain('Managed HSM hsm-example-mhsm: was soft-deleted (an earlier run stopped inside the soft-delete drill); recovered with its keys');
     const activate = again.report.steps.find((s: { name: string }) => s.name === 'activate the security domains');
     expect(activate.details).toEqual([{ hsm: 'hsm-example-mhsm', activated: 'earlier run' }]);
     const keys = again.report.steps.find((s: { name: string }) => s.name === 'apply role assignments and create keys');

@@ -15,6 +15,15 @@ export function provisionStep(ctx: DryRunContext): Step {
       const arm = armClients(ctx.operator!.credential, ctx.subscriptionId, { endpoint: ctx.endpoints!.armEndpoint!, ca: ctx.ca, pollMs: 50 });
       const provisioned: Array<Record<string, unknown>> = [];
       for (const m of estate.managedHsms) {
+        // A run stopped inside the soft-delete drill leaves the HSM deleted: recover it, as an operator would.
+        const deleted = await arm.keyVault.managedHsms.getDeleted(m.name, m.location).catch((err) => {
+          if ((err as { statusCode?: number }).statusCode === 404) return undefined;
+          throw err;
+        });
+        if (deleted) {
+          await arm.keyVault.managedHsms.beginCreateOrUpdateAndWait(m.resourceGroup, m.name, { location: m.location, sku: { family: 'B', name: m.sku as never }, properties: { tenantId: m.tenantId, createMode: 'recover' } }, arm.pollOptions);
+          say(`Managed HSM ${m.name}: was soft-deleted (an earlier run stopped inside the soft-delete drill); recovered with its keys`);
+        }
         const r = await arm.keyVault.managedHsms.beginCreateOrUpdateAndWait(
           m.resourceGroup,
           m.name,
