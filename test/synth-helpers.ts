@@ -1,7 +1,7 @@
 import { AzurermProvider } from '@cdktf/provider-azurerm/lib/provider';
 import { Aspects, TerraformStack, Testing } from 'cdktf';
 import { HsmNetwork, HsmNetworkProps } from '../constructs/hsm-network';
-import { HsmPolicy } from '../constructs/policy/hsm-policy';
+import { HsmPolicy } from '../policy/hsm-policy';
 
 export type Json = Record<string, any>;
 

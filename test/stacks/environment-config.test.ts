@@ -1,7 +1,7 @@
 import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'fs';
 import { tmpdir } from 'os';
 import { join } from 'path';
-import { evaluatePolicy } from '../../constructs/policy/hsm-policy';
+import { evaluatePolicy } from '../../policy/hsm-policy';
 import { buildApp } from '../../stacks/app';
 import { ConfigError, EnvironmentConfig, loadEnvironmentConfig, parseEnvironmentConfig } from '../../stacks/environment-config';
 

@@ -14,9 +14,10 @@ import { DedicatedHsmHaPair } from '../../constructs/dedicated-hsm-ha-pair';
 import { HsmNetwork } from '../../constructs/hsm-network';
 import { LunaClientHost } from '../../constructs/luna-client-host';
 import { ManagedHsm, ManagedHsmProps } from '../../constructs/managed-hsm';
-import { acknowledgePolicy, acknowledgementsFor } from '../../constructs/policy/acknowledgement';
-import { evaluatePolicy, PolicyViolation } from '../../constructs/policy/hsm-policy';
-import { POLICY_RULES, PolicyRule } from '../../constructs/policy/rules';
+import { acknowledgePolicy, acknowledgementsFor } from '../../policy/acknowledgement';
+import { PolicyViolation } from '../../policy/engine';
+import { evaluatePolicy } from '../../policy/hsm-policy';
+import { POLICY_RULES, PolicyRule } from '../../policy/rules';
 import { network, sshRsaPublicKey, synthStack } from '../synth-helpers';
 
 // ---------------------------------------------------------------------------------------------------------
