@@ -19,6 +19,8 @@ import { keysShowCommand } from './commands/keys-show';
 import { keysCreateCommand } from './commands/keys-create';
 import { keysRotateCommand } from './commands/keys-rotate';
 import { preflightCommand } from './commands/preflight';
+import { policyCheckCommand } from './commands/policy-check';
+import { planCheckCommand } from './commands/plan-check';
 
 /** Every hsmctl command; add a command by importing it and listing it here. */
 const COMMANDS: readonly Command[] = [
@@ -41,6 +43,8 @@ const COMMANDS: readonly Command[] = [
   keysCreateCommand,
   keysRotateCommand,
   preflightCommand,
+  policyCheckCommand,
+  planCheckCommand,
 ];
 
 function commandHelp(c: Command): string {
