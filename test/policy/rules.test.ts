@@ -362,9 +362,6 @@ describe('HsmPolicy', () => {
       });
     });
 
-    // Bug (constructs/policy/rules.ts, HSM-KEY-001): the fix text offers "a rotation policy with expireAfter",
-    // but for azurerm_key_vault_key the rotation policy is the inline rotation_policy block, which the
-    // rule never reads; such a key is reported although every version expires.
     it('stays quiet on a Key Vault key whose inline rotation policy sets expire_after', () => {
       expectRuleQuiet('HSM-KEY-001', (stack) => {
         new KeyVaultKey(stack, 'VaultKey', {
