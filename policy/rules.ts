@@ -117,7 +117,7 @@ function roleOf(doc: PolicyDocument, roleDefinitionId: unknown): RoleView | unde
     const local = actions.map((a) => (a.startsWith(DATA_ACTION_PREFIX) ? a.slice(DATA_ACTION_PREFIX.length) : a));
     return {
       label: `the custom role ${JSON.stringify(custom.attrs.role_name ?? custom.address)}`,
-      managesRoles: local.some((a) => a === '*' || a === DATA_ACTION_PREFIX + '*' || a.startsWith('roleAssignments/write') || a === 'roleAssignments/*'),
+      managesRoles: local.some((a) => a === '*' || a.startsWith('roleAssignments/write') || a === 'roleAssignments/*'),
       usesKeys: local.some((a) => a === '*' || (a.startsWith('keys/') && !/^keys\/(read|deletedKeys\/read)/.test(a))),
     };
   }
