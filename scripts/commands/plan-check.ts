@@ -1,7 +1,10 @@
-import { Command } from '../command';
-import { UsageError } from '../flags';
+import { ParsedFlags, UsageError } from '../flags';
 
-export const planCheckCommand: Command = {
+/**
+ * Written without a `Command` annotation on purpose: it carries both the path/summary of this branch's
+ * command list and the `args` of the command index that replaces it, so either takes it as it is.
+ */
+export const planCheckCommand = {
   path: ['plan', 'check'],
   summary: 'check a Terraform plan (terraform show -json) against the policy and guard HSMs from deletion',
   details: [
@@ -12,14 +15,15 @@ export const planCheckCommand: Command = {
     'Exit 0: nothing open; 1: violations; 2: bad arguments or input.',
     'example: hsmctl plan check plan.json --format sarif --output plan.sarif',
   ].join('\n'),
+  args: [{ name: 'PLAN.json', description: 'the output of terraform show -json PLANFILE' }],
   flags: {
-    'allow-destroy': { type: 'list', value: 'ADDRESS...', description: 'resource addresses whose deletion or replacement is intended' },
-    reason: { type: 'string', value: 'TEXT', description: 'why (required with --allow-destroy, 10+ characters)' },
-    'acknowledgements-from': { type: 'string', value: 'DIR|FILE', description: 'apply the acknowledgements recorded in this cdk.tf.json (or cdktf.out)' },
-    format: { type: 'string', value: 'text|json|sarif', description: 'report format; default text' },
-    output: { type: 'string', value: 'FILE', description: 'write the report to FILE (the verdict still goes to stdout)' },
+    'allow-destroy': { type: 'list' as const, value: 'ADDRESS...', description: 'resource addresses whose deletion or replacement is intended' },
+    reason: { type: 'string' as const, value: 'TEXT', description: 'why (required with --allow-destroy, 10+ characters)' },
+    'acknowledgements-from': { type: 'string' as const, value: 'DIR|FILE', description: 'apply the acknowledgements recorded in this cdk.tf.json (or cdktf.out)' },
+    format: { type: 'string' as const, value: 'text|json|sarif', description: 'report format; default text' },
+    output: { type: 'string' as const, value: 'FILE', description: 'write the report to FILE (the verdict still goes to stdout)' },
   },
-  async run(flags, positionals) {
+  async run(flags: ParsedFlags, positionals: string[]): Promise<number> {
     if (positionals.length !== 1) throw new UsageError(`plan check takes one PLAN.json; got ${positionals.length === 0 ? 'none' : positionals.map((p) => JSON.stringify(p)).join(' ')}`);
     const { REPORT_FORMATS, emitReport } = require('../../policy/report-output') as typeof import('../../policy/report-output');
     const format = (flags.format as string | undefined) ?? 'text';

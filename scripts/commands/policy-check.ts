@@ -1,7 +1,10 @@
-import { Command } from '../command';
-import { UsageError } from '../flags';
+import { ParsedFlags, UsageError } from '../flags';
 
-export const policyCheckCommand: Command = {
+/**
+ * Written without a `Command` annotation on purpose: it carries both the path/summary of this branch's
+ * command list and the `args` of the command index that replaces it, so either takes it as it is.
+ */
+export const policyCheckCommand = {
   path: ['policy', 'check'],
   summary: 'check Terraform JSON (cdk.tf.json, any *.tf.json) against the HSM security policy',
   details: [
@@ -11,11 +14,12 @@ export const policyCheckCommand: Command = {
     'Exit 0: no violation; 1: violations; 2: bad arguments or input.',
     'example: hsmctl policy check cdktf.out --format sarif --output policy.sarif',
   ].join('\n'),
+  args: [{ name: 'DIR|FILE', description: 'a cdk.tf.json or *.tf.json file, or a folder such as cdktf.out' }],
   flags: {
-    format: { type: 'string', value: 'text|json|sarif', description: 'report format; default text' },
-    output: { type: 'string', value: 'FILE', description: 'write the report to FILE (the verdict still goes to stdout)' },
+    format: { type: 'string' as const, value: 'text|json|sarif', description: 'report format; default text' },
+    output: { type: 'string' as const, value: 'FILE', description: 'write the report to FILE (the verdict still goes to stdout)' },
   },
-  async run(flags, positionals) {
+  async run(flags: ParsedFlags, positionals: string[]): Promise<number> {
     if (positionals.length !== 1) throw new UsageError(`policy check takes one DIR or FILE; got ${positionals.length === 0 ? 'none' : positionals.map((p) => JSON.stringify(p)).join(' ')}`);
     const { REPORT_FORMATS, emitReport } = require('../../policy/report-output') as typeof import('../../policy/report-output');
     const format = (flags.format as string | undefined) ?? 'text';
