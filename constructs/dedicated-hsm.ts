@@ -1,7 +1,11 @@
 import { DedicatedHardwareSecurityModule } from '@cdktf/provider-azurerm/lib/dedicated-hardware-security-module';
+import { ManagementLock } from '@cdktf/provider-azurerm/lib/management-lock';
 import { Construct } from 'constructs';
 import { isAssignableInSubnet } from './cidr';
+import { addDeleteLock } from './delete-lock';
 import { HsmNetwork } from './hsm-network';
+import { moveResourcesFrom } from './moved-from';
+import { checkTimeouts, ResourceTimeouts } from './resource-timeouts';
 import { checkName, checkOneOf, fail, isKnown } from './validation';
 
 export const LUNA_SKU = 'SafeNet Luna Network HSM A790';
@@ -41,6 +45,28 @@ export interface DedicatedHsmProps {
   readonly zones?: string[];
   /** @default the network's tags */
   readonly tags?: Record<string, string>;
+  /** @default the provider's (create 60m) */
+  readonly timeouts?: ResourceTimeouts;
+  /**
+   * Leaves out `lifecycle.prevent_destroy`, so `cdktf destroy` or a change that forces replacement deletes the
+   * HSM and every key in it (a Dedicated HSM has no soft delete). Only for throwaway test deployments.
+   * @default false (Terraform refuses any plan that destroys the HSM)
+   */
+  readonly dangerouslyAllowDestroy?: boolean;
+  /**
+   * Leaves out the CanNotDelete management lock, so anyone with delete rights can remove the HSM through
+   * Azure (portal, CLI, another pipeline). Only for throwaway test deployments.
+   * @default false (Azure refuses to delete the HSM while the lock exists)
+   */
+  readonly dangerouslySkipDeleteLock?: boolean;
+  /**
+   * The construct path (inside its stack) this HSM had before a refactor, e.g. 'DedicatedHsm' for a single
+   * HSM that became the primary of a DedicatedHsmHaPair. Its resources get Terraform `moved` blocks from the
+   * old addresses, so Terraform keeps the real HSM instead of replacing it. Keep the name and the placement
+   * the same: Azure cannot change either without a new HSM.
+   * @default none (no moved blocks)
+   */
+  readonly formerConstructPath?: string;
 }
 
 const NAME_RULE = /^[a-zA-Z0-9-]{3,24}$/;
@@ -55,6 +81,8 @@ export class DedicatedHsm extends Construct {
   readonly id: string;
   readonly privateIpAddress: string;
   readonly skuName: DedicatedHsmSku;
+  /** The CanNotDelete lock on the HSM (absent with dangerouslySkipDeleteLock). */
+  readonly deleteLock?: ManagementLock;
 
   constructor(scope: Construct, id: string, props: DedicatedHsmProps) {
     super(scope, id);
@@ -77,6 +105,7 @@ export class DedicatedHsm extends Construct {
         `an IPv4 address inside the HSM subnet ${network.hsmSubnetCidr.text}, not its first four or last address (Azure reserves them)`);
     }
     this.privateIpAddress = props.privateIpAddress;
+    checkTimeouts(this, 'timeouts', props.timeouts);
 
     this.resource = new DedicatedHardwareSecurityModule(this, 'Resource', {
       name: props.name,
@@ -91,8 +120,12 @@ export class DedicatedHsm extends Construct {
       },
       tags: props.tags ?? network.tags,
       dependsOn: [network.gateway],
+      timeouts: props.timeouts,
+      lifecycle: props.dangerouslyAllowDestroy ? undefined : { preventDestroy: true },
     });
     this.name = this.resource.name;
     this.id = this.resource.id;
+    if (!props.dangerouslySkipDeleteLock) this.deleteLock = addDeleteLock(this, 'DeleteLock', props.name, this.id);
+    if (props.formerConstructPath !== undefined) moveResourcesFrom(this, props.formerConstructPath);
   }
 }

@@ -9,14 +9,12 @@ import { VirtualNetwork } from '@cdktf/provider-azurerm/lib/virtual-network';
 import { VirtualNetworkGateway } from '@cdktf/provider-azurerm/lib/virtual-network-gateway';
 import { Construct } from 'constructs';
 import { Cidr, cidrContains, cidrsOverlap, parseCidr } from './cidr';
+import { addDeleteLock } from './delete-lock';
 import { checkName, checkOneOf, fail, isKnown } from './validation';
 
-export const DEDICATED_HSM_DELEGATION = 'Microsoft.HardwareSecurityModules/dedicatedHSMs';
-/** The delegation actions the azurerm documentation gives for a Dedicated HSM subnet. */
-export const DEDICATED_HSM_DELEGATION_ACTIONS = [
-  'Microsoft.Network/networkinterfaces/*',
-  'Microsoft.Network/virtualNetworks/subnets/join/action',
-];
+import { DEDICATED_HSM_DELEGATION, DEDICATED_HSM_DELEGATION_ACTIONS } from './dedicated-hsm-delegation';
+
+export { DEDICATED_HSM_DELEGATION, DEDICATED_HSM_DELEGATION_ACTIONS };
 export const EXPRESS_ROUTE_GATEWAY_SKUS = ['Standard', 'HighPerformance', 'UltraPerformance', 'ErGw1AZ', 'ErGw2AZ', 'ErGw3AZ'] as const;
 export type ExpressRouteGatewaySku = (typeof EXPRESS_ROUTE_GATEWAY_SKUS)[number];
 
@@ -30,6 +28,12 @@ export interface HsmNetworkProps {
    * @default false: the resource group is created
    */
   readonly existingResourceGroup?: boolean;
+  /**
+   * Also puts a CanNotDelete management lock on the resource group, so nothing in it (the HSMs, the gateway,
+   * the network they need) can be deleted through Azure until the lock is removed.
+   * @default false (the HSMs carry their own locks)
+   */
+  readonly resourceGroupDeleteLock?: boolean;
   /** Prefix of every resource name made here, e.g. "contoso-prod". */
   readonly namePrefix: string;
   /**
@@ -86,6 +90,7 @@ const NAME_PREFIX = /^[a-zA-Z0-9][a-zA-Z0-9-]{0,39}$/;
  */
 export class HsmNetwork extends Construct {
   readonly resourceGroupName: string;
+  readonly resourceGroupId: string;
   readonly location: string;
   readonly namePrefix: string;
   readonly tags: Record<string, string>;
@@ -136,13 +141,16 @@ export class HsmNetwork extends Construct {
     if (props.existingResourceGroup) {
       const rg = new DataAzurermResourceGroup(this, 'ResourceGroup', { name: props.resourceGroupName });
       this.resourceGroupName = rg.name;
+      this.resourceGroupId = rg.id;
       // Resources follow the given location; the existing group's own location may differ, as Azure allows.
       this.location = props.location;
     } else {
       const rg = new ResourceGroup(this, 'ResourceGroup', { name: props.resourceGroupName, location: props.location, tags: this.tags });
       this.resourceGroupName = rg.name;
+      this.resourceGroupId = rg.id;
       this.location = rg.location;
     }
+    if (props.resourceGroupDeleteLock) addDeleteLock(this, 'ResourceGroupDeleteLock', props.resourceGroupName, this.resourceGroupId);
 
     this.vnet = new VirtualNetwork(this, 'Vnet', {
       name: `${props.namePrefix}-vnet`,

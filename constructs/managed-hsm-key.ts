@@ -55,6 +55,12 @@ export interface ManagedHsmKeyProps {
   readonly dependsOn?: ITerraformDependable[];
   /** @default {} */
   readonly tags?: Record<string, string>;
+  /**
+   * Leaves out `lifecycle.prevent_destroy`, so removing the key from the config or a change that forces
+   * replacement (key type, size, curve) deletes it, and with it everything it encrypted or signed.
+   * @default false (the ManagedHsm's dangerouslyAllowDestroy when added through ManagedHsm)
+   */
+  readonly dangerouslyAllowDestroy?: boolean;
 }
 
 const NAME_RULE = /^[a-zA-Z0-9-]{1,127}$/;
@@ -101,6 +107,7 @@ export class ManagedHsmKey extends Construct {
       notBeforeDate: props.notBeforeDate,
       tags: props.tags,
       dependsOn: props.dependsOn,
+      lifecycle: props.dangerouslyAllowDestroy ? undefined : { preventDestroy: true },
     });
     this.id = this.resource.id;
     this.versionedId = this.resource.versionedId;

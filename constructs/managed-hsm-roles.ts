@@ -18,3 +18,19 @@ export const MANAGED_HSM_ROLE_NAMES = Object.keys(MANAGED_HSM_BUILT_IN_ROLES) as
 export function roleDefinitionResourceId(role: ManagedHsmRoleName): string {
   return `/providers/Microsoft.Authorization/roleDefinitions/${MANAGED_HSM_BUILT_IN_ROLES[role]}`;
 }
+
+/** Built-in roles whose holders may create role assignments (and so grant any role, Administrator included). */
+export const ROLE_MANAGEMENT_ROLES: readonly ManagedHsmRoleName[] = ['Managed HSM Administrator', 'Managed HSM Crypto Officer', 'Managed HSM Policy Administrator'];
+
+/** Built-in roles that use or change key material: granted at "/", they reach every key of the HSM. */
+export const KEY_USE_ROLES: readonly ManagedHsmRoleName[] = [
+  'Managed HSM Crypto User',
+  'Managed HSM Crypto Service Encryption User',
+  'Managed HSM Crypto Service Release User',
+];
+
+/** The built-in role whose id ends a role definition id, if any. */
+export function builtInRoleOf(roleDefinitionId: string): ManagedHsmRoleName | undefined {
+  const guid = roleDefinitionId.split('/').pop()?.toLowerCase();
+  return MANAGED_HSM_ROLE_NAMES.find((name) => MANAGED_HSM_BUILT_IN_ROLES[name] === guid);
+}

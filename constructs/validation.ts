@@ -9,7 +9,7 @@ export class ValidationError extends Error {
   constructor(
     readonly constructPath: string,
     readonly prop: string,
-    received: string,
+    readonly received: string,
     readonly allowed: string,
   ) {
     super(`${constructPath}: invalid ${prop}: received ${received}; allowed: ${allowed}`);

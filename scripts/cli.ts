@@ -13,6 +13,8 @@ const GROUPS: Record<string, string> = {
   backup: 'full backup and restore of a Managed HSM',
   luna: 'Luna appliances of a Dedicated HSM: initialise, register clients',
   simulator: 'the local HSM simulator',
+  policy: 'the HSM security policy over Terraform JSON',
+  plan: 'checks of a Terraform plan before apply',
 };
 
 /**
@@ -23,6 +25,8 @@ const COMMANDS: readonly CommandEntry[] = [
   { path: ['dry-run'], summary: 'synthesize an environment, provision it in the simulator and run every post-deploy step', load: () => require('./commands/dry-run').dryRunCommand },
   { path: ['summary'], summary: 'synthesize an environment and print what it would deploy', load: () => require('./commands/summary').summaryCommand },
   { path: ['preflight'], summary: 'check what must hold before a Dedicated HSM deploy: registrations, subnet delegation, gateway', load: () => require('./commands/preflight').preflightCommand },
+  { path: ['policy', 'check'], summary: 'check Terraform JSON (cdk.tf.json, any *.tf.json, a cdktf.out folder) against the HSM security policy', load: () => require('./commands/policy-check').policyCheckCommand },
+  { path: ['plan', 'check'], summary: 'check a Terraform plan (terraform show -json) against the policy and guard HSMs from deletion', load: () => require('./commands/plan-check').planCheckCommand },
   { path: ['status'], summary: 'per HSM: reachable, access, activated, keys expiring soon, registered clients, last backup', load: () => require('./commands/status').statusCommand },
   { path: ['sd', 'activate'], summary: 'activate a Managed HSM: make the wrapping keys, download its security domain, wait for Success', load: () => require('./commands/sd-activate').sdActivateCommand },
   { path: ['sd', 'restore-blob'], summary: 'offline: make a security-domain restore blob from the file, a quorum of keys and the exchange key', load: () => require('./commands/sd-restore-blob').sdRestoreBlobCommand },

@@ -1,8 +1,10 @@
 import { App } from 'cdktf';
 import { IConstruct } from 'constructs';
-import { acknowledgePolicy } from '../constructs/policy/acknowledgement';
+import { ValidationError } from '../constructs/validation';
+import { acknowledgePolicy } from '../policy/acknowledgement';
+import { configPathOf } from './config-json-path';
 import { DisasterRecoveryStack } from './disaster-recovery-stack';
-import { ConfigError, EnvironmentConfig } from './environment-config';
+import { ConfigError, configFileOf, EnvironmentConfig } from './environment-config';
 import { EnvironmentStack } from './environment-stack';
 import { HsmStack } from './hsm-stack';
 
@@ -15,19 +17,32 @@ export interface HsmApp {
 
 /**
  * Builds the stacks of one environment into an App (not yet synthesized). Without `outdir` the App takes
- * the folder the cdktf CLI passes it, else cdktf.out.
+ * the folder the cdktf CLI passes it, else cdktf.out. A value a construct refuses is reported as a
+ * ConfigError naming the config file and the JSON path of the field (the construct path when no single
+ * field gave it).
  */
 export function buildApp(config: EnvironmentConfig, outdir?: string): HsmApp {
+  const file = configFileOf(config) ?? `the config of environment "${config.name}"`;
   const app = new App(outdir === undefined ? {} : { outdir });
-  const environment = new EnvironmentStack(app, config);
-  const disasterRecovery = config.disasterRecovery ? new DisasterRecoveryStack(app, config) : undefined;
+  const build = <T>(stack: 'environment' | 'dr', make: () => T): T => {
+    try {
+      return make();
+    } catch (err) {
+      if (!(err instanceof ValidationError)) throw err;
+      const path = configPathOf(err, stack, config);
+      const where = path === undefined ? `${err.constructPath}: invalid ${err.prop}` : `${path} (${err.constructPath}, ${err.prop})`;
+      throw new ConfigError(file, [`${where}: received ${err.received}; allowed: ${err.allowed}`]);
+    }
+  };
+  const environment = build('environment', () => new EnvironmentStack(app, config));
+  const disasterRecovery = config.disasterRecovery ? build('dr', () => new DisasterRecoveryStack(app, config)) : undefined;
   const stacks: HsmStack[] = disasterRecovery ? [environment, disasterRecovery] : [environment];
-  applyAcknowledgements(config, stacks);
+  applyAcknowledgements(config, stacks, file);
   return { app, stacks, environment, disasterRecovery };
 }
 
 /** Config acknowledgements name a construct path inside a stack, e.g. "ManagedHsm" or "Network/Gateway". */
-function applyAcknowledgements(config: EnvironmentConfig, stacks: HsmStack[]): void {
+function applyAcknowledgements(config: EnvironmentConfig, stacks: HsmStack[], file: string): void {
   const problems: string[] = [];
   (config.policyAcknowledgements ?? []).forEach((ack, i) => {
     const targets = stacks
@@ -38,5 +53,5 @@ function applyAcknowledgements(config: EnvironmentConfig, stacks: HsmStack[]): v
     }
     targets.forEach((t) => acknowledgePolicy(t, ack.ruleId, ack.reason));
   });
-  if (problems.length > 0) throw new ConfigError(`config/${config.name}.json`, problems);
+  if (problems.length > 0) throw new ConfigError(file, problems);
 }

@@ -27,6 +27,7 @@ export class DisasterRecoveryStack extends HsmStack {
       addressSpace: dr.addressSpace ?? ['10.3.0.0/16'],
       computeSubnetCidr: dr.computeSubnetCidr ?? '10.3.0.0/24',
       adminCidrs: config.network.adminCidrs,
+      resourceGroupDeleteLock: config.resourceGroupDeleteLock,
       tags,
     });
     this.managedHsm = new ManagedHsm(this, 'ManagedHsm', {
@@ -40,13 +41,22 @@ export class DisasterRecoveryStack extends HsmStack {
       dangerouslyDisablePurgeProtection: primary.dangerouslyDisablePurgeProtection,
       publicNetworkAccessEnabled: primary.publicNetworkAccessEnabled,
       logAnalyticsWorkspaceId: primary.logAnalyticsWorkspaceId,
-      privateEndpoint: { subnetId: this.network.computeSubnet.id, virtualNetworkId: this.network.vnet.id },
+      diagnostics: primary.diagnostics,
+      // The primary's private DNS zone id (a hub zone) serves the DR region too; its static IP does not.
+      privateEndpoint: {
+        subnetId: this.network.computeSubnet.id,
+        virtualNetworkId: primary.privateDnsZoneId === undefined ? this.network.vnet.id : undefined,
+        privateDnsZoneId: primary.privateDnsZoneId,
+      },
+      timeouts: primary.timeouts,
+      dangerouslyAllowDestroy: primary.dangerouslyAllowDestroy,
+      dangerouslySkipDeleteLock: primary.dangerouslySkipDeleteLock,
       tags,
     });
 
-    new TerraformOutput(this, 'resource_group_name', { value: this.network.resourceGroupName });
+    new TerraformOutput(this, 'resource_group_name', { value: this.network.resourceGroupName, description: 'Resource group of the disaster-recovery estate' });
     new TerraformOutput(this, 'hsm_uri', { value: this.managedHsm.hsmUri, description: 'DR Managed HSM data-plane URI' });
-    new TerraformOutput(this, 'managed_hsm_id', { value: this.managedHsm.id });
-    new TerraformOutput(this, 'managed_hsm_name', { value: this.managedHsm.name });
+    new TerraformOutput(this, 'managed_hsm_id', { value: this.managedHsm.id, description: 'Resource id of the DR Managed HSM' });
+    new TerraformOutput(this, 'managed_hsm_name', { value: this.managedHsm.name, description: 'Name of the DR Managed HSM' });
   }
 }

@@ -6,7 +6,8 @@ import { MANAGED_HSM_SKUS, ManagedHsmSku } from '../constructs/managed-hsm';
 import { MANAGED_HSM_ROLE_NAMES, ManagedHsmRoleName } from '../constructs/managed-hsm-roles';
 import { DedicatedHsmSku, Stamp } from '../constructs/dedicated-hsm';
 import { ExpressRouteGatewaySku } from '../constructs/hsm-network';
-import { POLICY_RULES } from '../constructs/policy/rules';
+import { POLICY_RULES, PolicyRule } from '../policy/rules';
+import { duplicateAddressProblems } from './private-addresses';
 import { arrayOf, bool, int, obj, oneOfStrings, optional, recordOf, Schema, str, validate } from './schema';
 
 /** One environment (dev, prod, ...) of the HSM estate, as written in config/<env>.json. */
@@ -33,6 +34,18 @@ export interface EnvironmentConfig {
   /** @default { type: 'local' } */
   readonly backend?: BackendConfig;
   readonly policyAcknowledgements?: Array<{ readonly construct: string; readonly ruleId: string; readonly reason: string }>;
+  /** A CanNotDelete lock on the resource group as well as on each HSM. @default false */
+  readonly resourceGroupDeleteLock?: boolean;
+  /** See hsmProviderFeatures: lets azurerm purge soft-deleted HSMs and keys on destroy. @default false */
+  readonly dangerouslyPurgeSoftDeletedOnDestroy?: boolean;
+}
+
+/** Per-operation Terraform timeouts, Go durations such as 90m or 2h. */
+export interface TimeoutsConfig {
+  readonly create?: string;
+  readonly read?: string;
+  readonly update?: string;
+  readonly delete?: string;
 }
 
 export interface NetworkConfig {
@@ -57,6 +70,18 @@ export interface DedicatedHsmConfig {
   readonly haPairPrivateIpAddresses?: [string, string];
   readonly stampId?: Stamp;
   readonly zones?: string[];
+  /**
+   * The HA pair grows from the single HSM this config had before (privateIpAddress, stampId): the first
+   * member keeps its Terraform address, name and stamp (moved blocks), so Terraform does not replace it.
+   * Needs stampId (the stamp the single HSM sits in) and haPairPrivateIpAddresses whose first IP is its IP.
+   * @default false
+   */
+  readonly haPairFromSingleHsm?: boolean;
+  readonly timeouts?: TimeoutsConfig;
+  /** @default false */
+  readonly dangerouslyAllowDestroy?: boolean;
+  /** @default false */
+  readonly dangerouslySkipDeleteLock?: boolean;
   /** What `hsmctl luna init` makes on each appliance. */
   readonly luna?: { readonly hsmLabel: string; readonly fipsMode?: boolean; readonly partitions: LunaPartitionConfig[] };
 }
@@ -72,6 +97,19 @@ export interface ManagedHsmConfig {
   readonly dangerouslyDisablePurgeProtection?: boolean;
   readonly publicNetworkAccessEnabled?: boolean;
   readonly logAnalyticsWorkspaceId?: string;
+  /** More audit-log destinations: a storage account, an event hub. */
+  readonly diagnostics?: { readonly storageAccountId?: string; readonly eventHubAuthorizationRuleId?: string; readonly eventHubName?: string };
+  /** An existing privatelink.managedhsm.azure.net zone (a hub's) instead of a new one. */
+  readonly privateDnsZoneId?: string;
+  /** A static IP for the private endpoint in the Compute subnet. @default dynamic */
+  readonly privateEndpointIpAddress?: string;
+  readonly timeouts?: TimeoutsConfig;
+  /** Applies to the HSM and its keys. @default false */
+  readonly dangerouslyAllowDestroy?: boolean;
+  /** @default false */
+  readonly dangerouslySkipDeleteLock?: boolean;
+  /** Custom local RBAC roles; role assignments name them by roleName. */
+  readonly roleDefinitions?: Array<{ readonly roleName: string; readonly description?: string; readonly dataActions: string[]; readonly notDataActions?: string[] }>;
   /** Certificates and quorum for `hsmctl sd activate`. @default 3 and 2 */
   readonly securityDomain?: { readonly certificates: number; readonly quorum: number };
   /**
@@ -80,7 +118,8 @@ export interface ManagedHsmConfig {
    * @default false
    */
   readonly securityDomainActivated?: boolean;
-  readonly roleAssignments?: Array<{ readonly role: ManagedHsmRoleName; readonly principalId: string; readonly scope?: string }>;
+  /** role: a built-in role name or the roleName of one of roleDefinitions. */
+  readonly roleAssignments?: Array<{ readonly role: ManagedHsmRoleName | string; readonly principalId: string; readonly scope?: string }>;
   readonly keys?: ManagedHsmKeyConfig[];
 }
 
@@ -133,6 +172,8 @@ const NAME = str(/^[a-zA-Z0-9][a-zA-Z0-9-]{0,62}$/, 'letters, digits and hyphens
 const LOCATION = str(/^[a-z][a-z0-9]{2,30}$/, 'an Azure region name such as westeurope');
 const DURATION = str(/^P(?!$)(\d+Y)?(\d+M)?(\d+W)?(\d+D)?(T(?=\d)(\d+H)?(\d+M)?(\d+S)?)?$/, 'an ISO 8601 duration such as P90D or P1Y');
 const RFC3339 = str(/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})$/, 'an RFC 3339 timestamp such as 2027-01-01T00:00:00Z');
+const TIMEOUTS = obj({ create: optional(str(/^(\d+h)?(\d+m)?(\d+s)?$/, 'a duration such as 90m or 2h')), read: optional(str(/^(\d+h)?(\d+m)?(\d+s)?$/, 'a duration such as 5m')), update: optional(str(/^(\d+h)?(\d+m)?(\d+s)?$/, 'a duration such as 30m')), delete: optional(str(/^(\d+h)?(\d+m)?(\d+s)?$/, 'a duration such as 60m')) });
+const RESOURCE_ID = (provider: string, example: string) => str(new RegExp(`^/subscriptions/[^/]+/resourceGroups/[^/]+/providers/${provider.replace(/[./]/g, (c) => `\\${c}`)}/.+$`, 'i'), example);
 const RESOURCE_GROUP = str(/^[-\w._()]{0,89}[-\w_()]$/, 'a resource group name: 1-90 letters, digits, _ - . ( ), not ending with a dot');
 
 export const ENVIRONMENT_SCHEMA: Schema = obj({
@@ -160,6 +201,10 @@ export const ENVIRONMENT_SCHEMA: Schema = obj({
       haPairPrivateIpAddresses: optional(arrayOf(IPV4, 2, 2)),
       stampId: optional(oneOfStrings(STAMPS)),
       zones: optional(arrayOf(oneOfStrings(['1', '2', '3']), 1, 3)),
+      haPairFromSingleHsm: optional(bool),
+      timeouts: optional(TIMEOUTS),
+      dangerouslyAllowDestroy: optional(bool),
+      dangerouslySkipDeleteLock: optional(bool),
       luna: optional(
         obj({
           hsmLabel: str(/^[A-Za-z0-9_-]{1,32}$/, '1-32 letters, digits, _ or -'),
@@ -178,10 +223,32 @@ export const ENVIRONMENT_SCHEMA: Schema = obj({
       dangerouslyDisablePurgeProtection: optional(bool),
       publicNetworkAccessEnabled: optional(bool),
       logAnalyticsWorkspaceId: optional(str(/^\/subscriptions\/.+\/workspaces\/.+$/i, 'a Log Analytics workspace resource id')),
+      diagnostics: optional(
+        obj({
+          storageAccountId: optional(RESOURCE_ID('Microsoft.Storage/storageAccounts', 'a storage account resource id')),
+          eventHubAuthorizationRuleId: optional(RESOURCE_ID('Microsoft.EventHub/namespaces', 'an Event Hubs namespace authorization rule resource id')),
+          eventHubName: optional(str(/^[A-Za-z0-9][A-Za-z0-9._-]{0,255}$/, 'an event hub name')),
+        }),
+      ),
+      privateDnsZoneId: optional(RESOURCE_ID('Microsoft.Network/privateDnsZones', 'the resource id of an existing privatelink.managedhsm.azure.net zone')),
+      privateEndpointIpAddress: optional(IPV4),
+      timeouts: optional(TIMEOUTS),
+      dangerouslyAllowDestroy: optional(bool),
+      dangerouslySkipDeleteLock: optional(bool),
+      roleDefinitions: optional(
+        arrayOf(
+          obj({
+            roleName: str(/^.{1,128}$/, '1-128 characters'),
+            description: optional(str(/^.{0,1024}$/, 'at most 1024 characters')),
+            dataActions: arrayOf(str(/^Microsoft\.KeyVault\/managedHsm\/([A-Za-z]+\/)*([A-Za-z]+|\*)(\/action)?$/, 'a Managed HSM data action such as Microsoft.KeyVault/managedHsm/keys/sign/action'), 1),
+            notDataActions: optional(arrayOf(str(/^Microsoft\.KeyVault\/managedHsm\/([A-Za-z]+\/)*([A-Za-z]+|\*)(\/action)?$/, 'a Managed HSM data action'))),
+          }),
+        ),
+      ),
       securityDomain: optional(obj({ certificates: int(3, 10), quorum: int(2, 10) })),
       securityDomainActivated: optional(bool),
       roleAssignments: optional(
-        arrayOf(obj({ role: oneOfStrings(MANAGED_HSM_ROLE_NAMES), principalId: GUID, scope: optional(str(/^(\/|\/keys|\/keys\/[a-zA-Z0-9-]{1,127})$/, '"/", "/keys" or "/keys/<name>"')) })),
+        arrayOf(obj({ role: str(/^.{1,128}$/, `a built-in role (${MANAGED_HSM_ROLE_NAMES.join(', ')}) or the roleName of one of roleDefinitions`), principalId: GUID, scope: optional(str(/^(\/|\/keys|\/keys\/[a-zA-Z0-9-]{1,127})$/, '"/", "/keys" or "/keys/<name>"')) })),
       ),
       keys: optional(
         arrayOf(
@@ -251,8 +318,10 @@ export const ENVIRONMENT_SCHEMA: Schema = obj({
       }),
     },
   }),
+  resourceGroupDeleteLock: optional(bool),
+  dangerouslyPurgeSoftDeletedOnDestroy: optional(bool),
   policyAcknowledgements: optional(
-    arrayOf(obj({ construct: str(/^[A-Za-z0-9/_-]+$/, 'a construct path inside the stack, e.g. ManagedHsm'), ruleId: oneOfStrings(POLICY_RULES.map((r) => r.id)), reason: str(/^.{10,}$/, 'a reason of at least 10 characters') })),
+    arrayOf(obj({ construct: str(/^[A-Za-z0-9/_-]+$/, 'a construct path inside the stack, e.g. ManagedHsm'), ruleId: oneOfStrings(POLICY_RULES.map((r: PolicyRule) => r.id)), reason: str(/^.{10,}$/, 'a reason of at least 10 characters') })),
   ),
 });
 
@@ -272,8 +341,13 @@ function crossFieldProblems(c: EnvironmentConfig): string[] {
       problems.push('$.dedicatedHsm: received privateIpAddress and haPairPrivateIpAddresses both or neither; allowed: exactly one of them');
     }
     if (d.stampId !== undefined && d.zones !== undefined) problems.push('$.dedicatedHsm.stampId: received both stampId and zones; allowed: one of them');
-    if (d.haPairPrivateIpAddresses && (d.stampId !== undefined || d.zones !== undefined)) {
-      problems.push('$.dedicatedHsm.stampId: an HA pair is always placed in stamp1 and stamp2; allowed: no stampId or zones with haPairPrivateIpAddresses');
+    if (d.haPairFromSingleHsm) {
+      if (!d.haPairPrivateIpAddresses) problems.push('$.dedicatedHsm.haPairFromSingleHsm: received true without haPairPrivateIpAddresses; allowed: only for an HA pair');
+      if (d.stampId === undefined || d.zones !== undefined) {
+        problems.push(`$.dedicatedHsm.stampId: received ${JSON.stringify(d.stampId ?? null)}; allowed: with haPairFromSingleHsm, the stamp the single HSM sits in ("stamp1" or "stamp2"; a zoned HSM cannot join a stamp pair without replacement)`);
+      }
+    } else if (d.haPairPrivateIpAddresses && (d.stampId !== undefined || d.zones !== undefined)) {
+      problems.push('$.dedicatedHsm.stampId: an HA pair is always placed in stamp1 and stamp2; allowed: no stampId or zones with haPairPrivateIpAddresses (but with haPairFromSingleHsm)');
     }
   }
   if (!d) {
@@ -283,6 +357,14 @@ function crossFieldProblems(c: EnvironmentConfig): string[] {
       }
     }
   }
+  const m = c.managedHsm;
+  const customRoles = (m?.roleDefinitions ?? []).map((r) => r.roleName);
+  (m?.roleAssignments ?? []).forEach((a, i) => {
+    if (!(MANAGED_HSM_ROLE_NAMES as string[]).includes(a.role) && !customRoles.includes(a.role)) {
+      problems.push(`$.managedHsm.roleAssignments[${i}].role: received ${JSON.stringify(a.role)}; allowed: one of ${[...MANAGED_HSM_ROLE_NAMES, ...customRoles].map((r) => `"${r}"`).join(', ')}`);
+    }
+  });
+  problems.push(...duplicateAddressProblems(c));
   const sd = c.managedHsm?.securityDomain;
   if (sd && sd.quorum > sd.certificates) {
     problems.push(`$.managedHsm.securityDomain.quorum: received ${sd.quorum}; allowed: at most certificates (${sd.certificates})`);
@@ -294,10 +376,19 @@ function crossFieldProblems(c: EnvironmentConfig): string[] {
   return problems;
 }
 
+/** Which file each parsed config came from, so later errors (buildApp) name the file actually loaded. */
+const CONFIG_FILES = new WeakMap<EnvironmentConfig, string>();
+
+/** The file a config was parsed from; undefined for a config built in code (or a copy of one). */
+export function configFileOf(config: EnvironmentConfig): string | undefined {
+  return CONFIG_FILES.get(config);
+}
+
 export function parseEnvironmentConfig(data: unknown, file: string): EnvironmentConfig {
   const problems = validate(data, ENVIRONMENT_SCHEMA, '$');
   if (problems.length === 0) problems.push(...crossFieldProblems(data as EnvironmentConfig));
   if (problems.length > 0) throw new ConfigError(file, problems);
+  CONFIG_FILES.set(data as EnvironmentConfig, file);
   return data as EnvironmentConfig;
 }
 

@@ -31,17 +31,22 @@ export class EnvironmentStack extends HsmStack {
       existingResourceGroup: config.existingResourceGroup,
       namePrefix: config.namePrefix,
       dedicatedHsmSubnet: config.dedicatedHsm !== undefined,
+      resourceGroupDeleteLock: config.resourceGroupDeleteLock,
       ...config.network,
       tags,
     });
 
     const d = config.dedicatedHsm;
+    const protection = { timeouts: d?.timeouts, dangerouslyAllowDestroy: d?.dangerouslyAllowDestroy, dangerouslySkipDeleteLock: d?.dangerouslySkipDeleteLock };
     if (d?.haPairPrivateIpAddresses) {
       const pair = new DedicatedHsmHaPair(this, 'DedicatedHsmPair', {
         name: d.name,
         network: this.network,
         privateIpAddresses: d.haPairPrivateIpAddresses,
         skuName: d.skuName,
+        ...protection,
+        // The single HSM lived at 'DedicatedHsm' (below): the primary takes over its address, name and stamp.
+        primaryFromSingleHsm: d.haPairFromSingleHsm ? { constructPath: 'DedicatedHsm', name: d.name, stampId: d.stampId! } : undefined,
       });
       this.dedicatedHsms.push(...pair.members);
     } else if (d) {
@@ -53,6 +58,7 @@ export class EnvironmentStack extends HsmStack {
           skuName: d.skuName,
           stampId: d.stampId,
           zones: d.zones,
+          ...protection,
         }),
       );
     }
@@ -71,7 +77,17 @@ export class EnvironmentStack extends HsmStack {
         dangerouslyDisablePurgeProtection: m.dangerouslyDisablePurgeProtection,
         publicNetworkAccessEnabled: m.publicNetworkAccessEnabled,
         logAnalyticsWorkspaceId: m.logAnalyticsWorkspaceId,
-        privateEndpoint: { subnetId: this.network.computeSubnet.id, virtualNetworkId: this.network.vnet.id },
+        diagnostics: m.diagnostics,
+        privateEndpoint: {
+          subnetId: this.network.computeSubnet.id,
+          virtualNetworkId: m.privateDnsZoneId === undefined ? this.network.vnet.id : undefined,
+          privateDnsZoneId: m.privateDnsZoneId,
+          privateIpAddress: m.privateEndpointIpAddress,
+        },
+        timeouts: m.timeouts,
+        dangerouslyAllowDestroy: m.dangerouslyAllowDestroy,
+        dangerouslySkipDeleteLock: m.dangerouslySkipDeleteLock,
+        roleDefinitions: dataPlane ? m.roleDefinitions : [],
         roleAssignments: dataPlane ? m.roleAssignments : [],
         keys: dataPlane ? m.keys : [],
         tags,
@@ -89,24 +105,25 @@ export class EnvironmentStack extends HsmStack {
   }
 
   private addOutputs(): void {
-    new TerraformOutput(this, 'resource_group_name', { value: this.network.resourceGroupName });
-    new TerraformOutput(this, 'vnet_id', { value: this.network.vnet.id });
+    const output = (id: string, value: unknown, description: string) => new TerraformOutput(this, id, { value, description });
+    output('resource_group_name', this.network.resourceGroupName, 'Resource group that holds the estate');
+    output('vnet_id', this.network.vnet.id, 'Resource id of the estate VNet');
     if (this.managedHsm) {
-      new TerraformOutput(this, 'hsm_uri', { value: this.managedHsm.hsmUri, description: 'Managed HSM data-plane URI' });
-      new TerraformOutput(this, 'managed_hsm_id', { value: this.managedHsm.id });
-      new TerraformOutput(this, 'managed_hsm_name', { value: this.managedHsm.name });
+      output('hsm_uri', this.managedHsm.hsmUri, 'Managed HSM data-plane URI (hsmctl --hsm)');
+      output('managed_hsm_id', this.managedHsm.id, 'Resource id of the Managed HSM');
+      output('managed_hsm_name', this.managedHsm.name, 'Name of the Managed HSM');
     }
     if (this.dedicatedHsms.length > 0) {
-      new TerraformOutput(this, 'dedicated_hsm_private_ips', { value: this.dedicatedHsms.map((h) => h.privateIpAddress) });
-      new TerraformOutput(this, 'dedicated_hsm_ids', { value: this.dedicatedHsms.map((h) => h.id) });
+      output('dedicated_hsm_private_ips', this.dedicatedHsms.map((h) => h.privateIpAddress), 'Private IPs of the Dedicated HSMs (LunaSH over SSH, NTLS on 1792), primary first');
+      output('dedicated_hsm_ids', this.dedicatedHsms.map((h) => h.id), 'Resource ids of the Dedicated HSMs, primary first');
     }
     if (this.cipherTrustManager) {
-      new TerraformOutput(this, 'ciphertrust_private_ip', { value: this.cipherTrustManager.privateIpAddress });
-      new TerraformOutput(this, 'ciphertrust_vm_id', { value: this.cipherTrustManager.id });
+      output('ciphertrust_private_ip', this.cipherTrustManager.privateIpAddress, 'Private IP of the CipherTrust Manager VM (HTTPS and SSH from the admin CIDRs)');
+      output('ciphertrust_vm_id', this.cipherTrustManager.id, 'Resource id of the CipherTrust Manager VM');
     }
     if (this.lunaClientHost) {
-      new TerraformOutput(this, 'luna_client_private_ip', { value: this.lunaClientHost.privateIpAddress });
-      new TerraformOutput(this, 'luna_client_vm_id', { value: this.lunaClientHost.id });
+      output('luna_client_private_ip', this.lunaClientHost.privateIpAddress, 'Private IP of the Luna client host (RDP from the admin CIDRs)');
+      output('luna_client_vm_id', this.lunaClientHost.id, 'Resource id of the Luna client host VM');
     }
   }
 }

@@ -1,19 +1,20 @@
 import { AzurermProvider } from '@cdktf/provider-azurerm/lib/provider';
 import { Annotations, Aspects, TerraformStack } from 'cdktf';
 import { Construct } from 'constructs';
-import { HsmPolicy } from '../constructs/policy/hsm-policy';
+import { hsmProviderFeatures } from '../constructs/provider-features';
+import { HsmPolicy } from '../policy/hsm-policy';
 import { applyBackend } from './backend';
 import { EnvironmentConfig } from './environment-config';
 
 /**
- * What every stack of the toolkit shares: the azurerm provider, the state backend, and the security
- * policy checked at synth time (with the config's acknowledgements applied).
+ * What every stack of the toolkit shares: the azurerm provider (its key_vault features set so nothing
+ * HSM-related is purged on destroy), the state backend, and the security policy checked at synth time.
  */
 export abstract class HsmStack extends TerraformStack {
   constructor(scope: Construct, readonly stackName: string, protected readonly config: EnvironmentConfig) {
     super(scope, stackName);
     new AzurermProvider(this, 'azurerm', {
-      features: [{}],
+      features: [hsmProviderFeatures({ dangerouslyPurgeSoftDeletedOnDestroy: config.dangerouslyPurgeSoftDeletedOnDestroy })],
       subscriptionId: config.subscriptionId,
     });
     if (!config.subscriptionId && !process.env.ARM_SUBSCRIPTION_ID) {
@@ -22,5 +23,4 @@ export abstract class HsmStack extends TerraformStack {
     applyBackend(this, stackName, config.backend);
     Aspects.of(this).add(new HsmPolicy());
   }
-
 }

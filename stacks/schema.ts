@@ -52,6 +52,31 @@ function describe(schema: Schema): string {
   }
 }
 
+/** Edit distance (insertions, deletions, substitutions), case-insensitive: how far a typo is from a name. */
+function editDistance(a: string, b: string): number {
+  const x = a.toLowerCase();
+  const y = b.toLowerCase();
+  let previous = Array.from({ length: y.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= x.length; i++) {
+    const current = [i];
+    for (let j = 1; j <= y.length; j++) {
+      current[j] = Math.min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (x[i - 1] === y[j - 1] ? 0 : 1));
+    }
+    previous = current;
+  }
+  return previous[y.length];
+}
+
+/** The known field a misspelt one most likely meant: close enough to be a typo (a third of its length), else none. */
+export function nearestName(name: string, known: readonly string[]): string | undefined {
+  let best: { name: string; distance: number } | undefined;
+  for (const candidate of known) {
+    const distance = editDistance(name, candidate);
+    if (!best || distance < best.distance) best = { name: candidate, distance };
+  }
+  return best && best.distance <= Math.max(2, Math.floor(name.length / 3)) ? best.name : undefined;
+}
+
 /** Returns every problem found, as "path: received X; allowed: Y". */
 export function validate(value: unknown, schema: Schema, path: string): string[] {
   const problem = (allowed = describe(schema)) => [`${path}: received ${show(value)}; allowed: ${allowed}`];
@@ -79,7 +104,10 @@ export function validate(value: unknown, schema: Schema, path: string): string[]
       const record = value as Record<string, unknown>;
       const unknown = Object.keys(record)
         .filter((k) => !Object.hasOwn(schema.fields, k))
-        .map((k) => `${path}.${k}: unknown field; allowed fields: ${Object.keys(schema.fields).join(', ')}`);
+        .map((k) => {
+          const near = nearestName(k, Object.keys(schema.fields));
+          return `${path}.${k}: unknown field; allowed fields: ${Object.keys(schema.fields).join(', ')}${near ? `; did you mean "${near}"?` : ''}`;
+        });
       const fields = Object.entries(schema.fields).flatMap(([k, f]) =>
         record[k] === undefined ? (f.optional ? [] : [`${path}.${k}: missing; allowed: ${describe(f.schema)}`]) : validate(record[k], f.schema, `${path}.${k}`),
       );

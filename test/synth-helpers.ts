@@ -1,15 +1,21 @@
 import { AzurermProvider } from '@cdktf/provider-azurerm/lib/provider';
 import { Aspects, TerraformStack, Testing } from 'cdktf';
 import { HsmNetwork, HsmNetworkProps } from '../constructs/hsm-network';
-import { HsmPolicy } from '../constructs/policy/hsm-policy';
+import { hsmProviderFeatures } from '../constructs/provider-features';
+import { HsmPolicy } from '../policy/hsm-policy';
 
 export type Json = Record<string, any>;
 
+/** A fresh stack with the azurerm provider configured as the toolkit's stacks configure it. */
+export function testStack(): TerraformStack {
+  const stack = new TerraformStack(Testing.app(), 'test');
+  new AzurermProvider(stack, 'azurerm', { features: [hsmProviderFeatures()] });
+  return stack;
+}
+
 /** Synthesizes what `build` adds to a fresh stack; the policy aspect is added unless `policy: false`. */
 export function synthStack(build: (stack: TerraformStack) => void, options: { policy?: boolean } = {}): Json {
-  const app = Testing.app();
-  const stack = new TerraformStack(app, 'test');
-  new AzurermProvider(stack, 'azurerm', { features: [{}] });
+  const stack = testStack();
   build(stack);
   if (options.policy !== false) Aspects.of(stack).add(new HsmPolicy());
   return JSON.parse(Testing.synth(stack, true));

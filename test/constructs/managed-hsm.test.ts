@@ -1,4 +1,4 @@
-import { TerraformStack } from 'cdktf';
+import { TerraformOutput, TerraformStack } from 'cdktf';
 import { ManagedHsm, ManagedHsmProps, MANAGED_HSM_PRIVATE_DNS_ZONE } from '../../constructs/managed-hsm';
 import { network, onlyResource, resourcesOf, synthStack } from '../synth-helpers';
 
@@ -69,15 +69,17 @@ describe('ManagedHsm', () => {
     expect(onlyResource(tf, 'azurerm_key_vault_managed_hardware_security_module').purge_protection_enabled).toBe(false);
   });
 
-  test('exposes hsmUri, id and name as references', () => {
-    let hsm!: ManagedHsm;
+  test('exposes hsmUri, id and name as references to the HSM resource', () => {
     const tf = synthStack((stack) => {
-      hsm = managedHsm(stack);
-      new (require('cdktf').TerraformOutput)(stack, 'uri', { value: hsm.hsmUri });
+      const hsm = managedHsm(stack);
+      new TerraformOutput(stack, 'uri', { value: hsm.hsmUri });
+      new TerraformOutput(stack, 'id', { value: hsm.id });
+      new TerraformOutput(stack, 'name', { value: hsm.name });
     });
-    expect(tf.output.uri.value).toMatch(/\$\{azurerm_key_vault_managed_hardware_security_module\.ManagedHsm_\w+\.hsm_uri\}/);
-    expect(hsm.id).toBeDefined();
-    expect(hsm.name).toBeDefined();
+    const address = Object.keys(tf.resource.azurerm_key_vault_managed_hardware_security_module)[0];
+    expect(tf.output.uri.value).toBe(`\${azurerm_key_vault_managed_hardware_security_module.${address}.hsm_uri}`);
+    expect(tf.output.id.value).toBe(`\${azurerm_key_vault_managed_hardware_security_module.${address}.id}`);
+    expect(tf.output.name.value).toBe(`\${azurerm_key_vault_managed_hardware_security_module.${address}.name}`);
   });
 
   describe('role assignments', () => {
@@ -94,7 +96,7 @@ describe('ManagedHsm', () => {
       expect(second.name).toBe(first.name);
     });
     test('default to the /keys scope', () => {
-      const tf = synthStack((stack) => managedHsm(stack, { roleAssignments: [{ role: 'Managed HSM Crypto Officer', principalId: PRINCIPAL }] }));
+      const tf = synthStack((stack) => managedHsm(stack, { roleAssignments: [{ role: 'Managed HSM Crypto User', principalId: PRINCIPAL }] }));
       expect(onlyResource(tf, 'azurerm_key_vault_managed_hardware_security_module_role_assignment').scope).toBe('/keys');
     });
     test('fails when the role is not built in', () => {
@@ -112,11 +114,73 @@ describe('ManagedHsm', () => {
     });
   });
 
+  describe('parity with the Azure Verified Module', () => {
+    const ZONE = '/subscriptions/x/resourceGroups/hub/providers/Microsoft.Network/privateDnsZones/privatelink.managedhsm.azure.net';
+    const STORAGE = '/subscriptions/x/resourceGroups/rg/providers/Microsoft.Storage/storageAccounts/auditlogs';
+    const EVENT_HUB_RULE = '/subscriptions/x/resourceGroups/rg/providers/Microsoft.EventHub/namespaces/siem/authorizationRules/send';
+
+    test('registers the endpoint in an existing (hub) private DNS zone instead of making one', () => {
+      const tf = synthStack((stack) => managedHsm(stack, { privateEndpoint: { subnetId: 'subnet-id', privateDnsZoneId: ZONE } }));
+      expect(resourcesOf(tf, 'azurerm_private_dns_zone')).toHaveLength(0);
+      expect(resourcesOf(tf, 'azurerm_private_dns_zone_virtual_network_link')).toHaveLength(0);
+      expect(onlyResource(tf, 'azurerm_private_endpoint').private_dns_zone_group).toEqual({ name: 'managedhsm', private_dns_zone_ids: [ZONE] });
+    });
+
+    test('gives the endpoint a static IP when asked', () => {
+      const tf = synthStack((stack) => managedHsm(stack, { privateEndpoint: { subnetId: 'subnet-id', virtualNetworkId: 'vnet-id', privateIpAddress: '10.2.0.30' } }));
+      expect(onlyResource(tf, 'azurerm_private_endpoint').ip_configuration).toEqual([{ name: 'mhsm-test-pe-ip', private_ip_address: '10.2.0.30', subresource_name: 'managedhsm' }]);
+    });
+
+    test('sends the audit logs to a storage account and an event hub, with no workspace made', () => {
+      const tf = synthStack((stack) => managedHsm(stack, { diagnostics: { storageAccountId: STORAGE, eventHubAuthorizationRuleId: EVENT_HUB_RULE, eventHubName: 'hsm-audit' } }));
+      expect(resourcesOf(tf, 'azurerm_log_analytics_workspace')).toHaveLength(0);
+      expect(onlyResource(tf, 'azurerm_monitor_diagnostic_setting')).toMatchObject({
+        storage_account_id: STORAGE, eventhub_authorization_rule_id: EVENT_HUB_RULE, eventhub_name: 'hsm-audit', enabled_log: [{ category: 'AuditEvent' }],
+      });
+    });
+
+    test('passes timeouts to the HSM', () => {
+      const tf = synthStack((stack) => managedHsm(stack, { timeouts: { create: '90m', delete: '2h' } }));
+      expect(onlyResource(tf, 'azurerm_key_vault_managed_hardware_security_module').timeouts).toEqual({ create: '90m', delete: '2h' });
+    });
+
+    test('defines custom roles as code and assigns them by name', () => {
+      const tf = synthStack((stack) =>
+        managedHsm(stack, {
+          roleDefinitions: [{ roleName: 'app-signer', description: 'sign with app keys', dataActions: ['Microsoft.KeyVault/managedHsm/keys/sign/action', 'Microsoft.KeyVault/managedHsm/keys/read/action'] }],
+          roleAssignments: [{ role: 'app-signer', principalId: PRINCIPAL, scope: '/keys/app' }],
+        }),
+      );
+      const definition = onlyResource(tf, 'azurerm_key_vault_managed_hardware_security_module_role_definition');
+      expect(definition).toMatchObject({
+        role_name: 'app-signer', description: 'sign with app keys',
+        permission: [{ data_actions: ['Microsoft.KeyVault/managedHsm/keys/sign/action', 'Microsoft.KeyVault/managedHsm/keys/read/action'] }],
+      });
+      expect(definition.name).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-5[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
+      expect(onlyResource(tf, 'azurerm_key_vault_managed_hardware_security_module_role_assignment').role_definition_id).toMatch(
+        /^\$\{azurerm_key_vault_managed_hardware_security_module_role_definition\.ManagedHsm_RoleDefinition-app-signer-0_\w+\.resource_manager_id\}$/,
+      );
+    });
+
+    test.each<[string, Partial<ManagedHsmProps>, RegExp]>([
+      ['a DNS zone id of another zone', { privateEndpoint: { subnetId: 's', privateDnsZoneId: '/subscriptions/x/resourceGroups/hub/providers/Microsoft.Network/privateDnsZones/privatelink.vaultcore.azure.net' } }, /privateEndpoint\.privateDnsZoneId: received .*; allowed: the resource id of an existing privatelink\.managedhsm\.azure\.net private DNS zone/],
+      ['neither a VNet to link nor a zone', { privateEndpoint: { subnetId: 's' } }, /privateEndpoint\.virtualNetworkId: received undefined; allowed: the VNet to link a new private DNS zone to, or privateDnsZoneId/],
+      ['a static IP that is not an address', { privateEndpoint: { subnetId: 's', virtualNetworkId: 'v', privateIpAddress: '10.2.0' } }, /privateEndpoint\.privateIpAddress: received "10\.2\.0"/],
+      ['a timeout that is not a duration', { timeouts: { create: '1 hour' } }, /timeouts\.create: received "1 hour"; allowed: a duration such as 90m, 2h or 1h30m/],
+      ['an event hub name without its authorization rule', { diagnostics: { eventHubName: 'x' } }, /diagnostics\.eventHubName: received "x"; allowed: only with diagnostics\.eventHubAuthorizationRuleId/],
+      ['a storage account id that is not a resource id', { diagnostics: { storageAccountId: 'auditlogs' } }, /diagnostics\.storageAccountId: received "auditlogs"; allowed: an Azure resource id/],
+      ['a custom role with a data action of another service', { roleDefinitions: [{ roleName: 'x', dataActions: ['Microsoft.KeyVault/vaults/keys/sign/action'] }] }, /roleDefinitions\[0\]\.dataActions\[0\]: received "Microsoft\.KeyVault\/vaults\/keys\/sign\/action"; allowed: a Managed HSM data action/],
+      ['a custom role named like a built-in one', { roleDefinitions: [{ roleName: 'Managed HSM Crypto User', dataActions: ['Microsoft.KeyVault/managedHsm/keys/sign/action'] }] }, /roleDefinitions\[0\]\.roleName: received "Managed HSM Crypto User"; allowed: a name no built-in or other custom role/],
+    ])('fails on %s', (_what, props, error) => {
+      expect(() => synthStack((stack) => managedHsm(stack, props), { policy: false })).toThrow(error);
+    });
+  });
+
   describe('keys', () => {
     test('RSA-HSM key with size, ops, expiry and a rotation policy', () => {
       const tf = synthStack((stack) =>
         managedHsm(stack, {
-          roleAssignments: [{ role: 'Managed HSM Crypto Officer', principalId: PRINCIPAL }],
+          roleAssignments: [{ role: 'Managed HSM Crypto User', principalId: PRINCIPAL }],
           keys: [{ name: 'wrap', keyType: 'RSA-HSM', keySize: 4096, keyOps: ['wrapKey', 'unwrapKey'], expirationDate: '2027-01-01T00:00:00Z', rotation: { expireAfter: 'P1Y', timeBeforeExpiry: 'P30D' } }],
         }),
       );
@@ -186,7 +250,9 @@ describe('ManagedHsm', () => {
       expect(attempt({ tenantId: 'contoso.onmicrosoft.com' })).toThrow(/tenantId: received "contoso.onmicrosoft.com"/);
     });
     test('fails when the SKU or name is not allowed', () => {
-      expect(attempt({ skuName: 'Premium' as never })).toThrow(/skuName: received "Premium"; allowed: "Standard_B1", "Custom_B32", "Custom_B6"/);
+      expect(attempt({ skuName: 'Premium' as never })).toThrow(/skuName: received "Premium"; allowed: "Standard_B1"$/);
+      // The ARM API knows Custom_B32, but azurerm 4.x validates sku_name to Standard_B1 and would refuse it at plan time.
+      expect(attempt({ skuName: 'Custom_B32' as never })).toThrow(/skuName: received "Custom_B32"; allowed: "Standard_B1"$/);
       expect(attempt({ name: '1hsm' })).toThrow(/name: received "1hsm"; allowed: 3-24 letters/);
     });
     test('fails when the ACL default action is not Allow or Deny', () => {

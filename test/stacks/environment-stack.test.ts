@@ -2,12 +2,19 @@ import { execFileSync } from 'child_process';
 import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'fs';
 import { tmpdir } from 'os';
 import { join, resolve } from 'path';
+import { generateKeyPairSync } from 'crypto';
+import { DedicatedHardwareSecurityModule } from '@cdktf/provider-azurerm/lib/dedicated-hardware-security-module';
+import { ManagementLock } from '@cdktf/provider-azurerm/lib/management-lock';
 import { Testing } from 'cdktf';
+// The type declarations of the matchers Testing.setupJest() installs.
+import 'cdktf/lib/testing/adapters/jest';
 import { buildApp } from '../../stacks/app';
 import { configPathFor } from '../../stacks/config-path';
 import { EnvironmentConfig, loadEnvironmentConfig } from '../../stacks/environment-config';
 import { Json, resourcesOf } from '../synth-helpers';
 import { findClearSecrets } from './secret-scan';
+
+Testing.setupJest();
 
 const EXAMPLE = loadEnvironmentConfig(configPathFor('example'));
 const ROOT = resolve(__dirname, '..', '..');
@@ -35,6 +42,15 @@ describe('EnvironmentStack and DisasterRecoveryStack from config/example.json', 
     expect(JSON.stringify(stacks)).not.toMatch(/"\/(work|tmp|root|home)\//);
   });
 
+  test('the secret scan finds a private key planted base64-encoded in custom_data (as synth writes it)', () => {
+    const { environment } = buildApp(EXAMPLE, mkdtempSync(join(tmpdir(), 'hsm-stack-test-')));
+    const pem = generateKeyPairSync('ec', { namedCurve: 'P-256' }).privateKey.export({ type: 'pkcs8', format: 'pem' }) as string;
+    const cloudInit = `#cloud-config\nwrite_files:\n  - path: /etc/ctm/key.pem\n    content: |\n${pem.replace(/^/gm, '      ')}`;
+    environment.cipherTrustManager!.vm.addOverride('custom_data', Buffer.from(cloudInit).toString('base64'));
+    const found = findClearSecrets(environment.toTerraform());
+    expect(found).toEqual([expect.stringMatching(/^\$\.resource\.azurerm_linux_virtual_machine\.CipherTrustManager_\w+\.custom_data: PEM private key \(base64-decoded\)$/)]);
+  });
+
   test('hold no secrets in clear, even with credentials in the environment', () => {
     const secret = 'client-secret-value-that-must-not-leak';
     process.env.ARM_CLIENT_SECRET = secret;
@@ -46,8 +62,40 @@ describe('EnvironmentStack and DisasterRecoveryStack from config/example.json', 
     }
   });
 
-  test('configure the azurerm provider with features {} and no credentials', () => {
-    expect(env.provider.azurerm).toEqual([{ features: [{}] }]);
+  test('configure the azurerm provider to keep soft-deleted HSMs and keys, with no credentials', () => {
+    expect(env.provider.azurerm).toEqual([
+      {
+        features: [
+          {
+            key_vault: [
+              {
+                purge_soft_delete_on_destroy: false,
+                purge_soft_deleted_hardware_security_module_keys_on_destroy: false,
+                purge_soft_deleted_hardware_security_modules_on_destroy: false,
+                purge_soft_deleted_keys_on_destroy: false,
+                recover_soft_deleted_hardware_security_module_keys: true,
+                recover_soft_deleted_key_vaults: true,
+                recover_soft_deleted_keys: true,
+              },
+            ],
+          },
+        ],
+      },
+    ]);
+    expect(dr.provider.azurerm).toEqual(env.provider.azurerm);
+  });
+
+  test('protect every HSM and key from destroy, and lock each HSM against deletion', () => {
+    for (const type of ['azurerm_dedicated_hardware_security_module', 'azurerm_key_vault_managed_hardware_security_module', 'azurerm_key_vault_managed_hardware_security_module_key']) {
+      const all = [...resourcesOf(env, type), ...resourcesOf(dr, type)];
+      expect(all.length).toBeGreaterThan(0);
+      for (const r of all) expect(r.lifecycle).toEqual({ prevent_destroy: true });
+    }
+    expect(resourcesOf(env, 'azurerm_management_lock').map((l) => [l.name, l.lock_level])).toEqual([
+      ['hsm-example-luna-delete-lock', 'CanNotDelete'],
+      ['hsm-example-mhsm-delete-lock', 'CanNotDelete'],
+    ]);
+    expect(resourcesOf(dr, 'azurerm_management_lock').map((l) => l.name)).toEqual(['hsm-example-mhsm-dr-delete-lock']);
   });
 
   test('use a local backend by default', () => {
@@ -79,6 +127,101 @@ describe('EnvironmentStack and DisasterRecoveryStack from config/example.json', 
     expect(count(dr, 'azurerm_key_vault_managed_hardware_security_module_key')).toBe(0);
     expect(count(dr, 'azurerm_dedicated_hardware_security_module')).toBe(0);
     expect(Object.keys(dr.output)).toContain('hsm_uri');
+  });
+});
+
+describe('environment shapes (config/*.json, also examples for users)', () => {
+  const shapes = ['mhsm-only', 'dhsm-only', 'ha-pair', 'full'] as const;
+  const synthOf = Object.fromEntries(shapes.map((name) => [name, synthAll(loadEnvironmentConfig(configPathFor(name)))]));
+
+  test.each(shapes)('%s synthesizes deterministically (snapshot as a change alarm)', (name) => {
+    expect(synthOf[name]).toMatchSnapshot();
+  });
+
+  test('Managed HSM only: no HSM subnet, gateway or VMs; a locked, undeletable Managed HSM', () => {
+    const tf = synthOf['mhsm-only']['hsm-mhsm-only'];
+    expect(resourcesOf(tf, 'azurerm_subnet').map((s) => s.name)).toEqual(['Compute']);
+    expect(count(tf, 'azurerm_virtual_network_gateway')).toBe(0);
+    expect(count(tf, 'azurerm_dedicated_hardware_security_module')).toBe(0);
+    expect(resourcesOf(tf, 'azurerm_management_lock').map((l) => l.name)).toEqual(['hsm-mhsm-only-delete-lock']);
+  });
+
+  test('Dedicated HSM only: the HSM, its lock, no Managed HSM and no key_vault resources', () => {
+    const json = Testing.synth(buildApp(loadEnvironmentConfig(configPathFor('dhsm-only')), mkdtempSync(join(tmpdir(), 'hsm-stack-test-'))).environment);
+    expect(json).toHaveResourceWithProperties(DedicatedHardwareSecurityModule, { name: 'hsm-dhsm-only-luna', stamp_id: 'stamp1', lifecycle: { prevent_destroy: true } });
+    expect(json).toHaveResourceWithProperties(ManagementLock, { name: 'hsm-dhsm-only-luna-delete-lock', lock_level: 'CanNotDelete' });
+    expect(count(synthOf['dhsm-only']['hsm-dhsm-only'], 'azurerm_key_vault_managed_hardware_security_module')).toBe(0);
+  });
+
+  test('full: the resource group is locked too, the audit logs also go to storage, a custom role is defined and assigned', () => {
+    const tf = synthOf.full['hsm-full'];
+    expect(resourcesOf(tf, 'azurerm_management_lock').map((l) => l.name)).toContain('rg-hsm-full-delete-lock');
+    expect(resourcesOf(tf, 'azurerm_monitor_diagnostic_setting')[0].storage_account_id).toMatch(/storageAccounts\/hsmauditlogs$/);
+    expect(resourcesOf(tf, 'azurerm_key_vault_managed_hardware_security_module_role_definition').map((d) => d.role_name)).toEqual(['app-signer']);
+    expect(Object.values(tf.output).every((o: any) => typeof o.description === 'string' && o.description.length > 10)).toBe(true);
+  });
+});
+
+describe('a single Dedicated HSM that becomes an HA pair (haPairFromSingleHsm)', () => {
+  const single = loadEnvironmentConfig(configPathFor('dhsm-only'));
+  const pair: EnvironmentConfig = {
+    ...single,
+    dedicatedHsm: { ...single.dedicatedHsm!, privateIpAddress: undefined, haPairPrivateIpAddresses: ['10.5.1.8', '10.5.1.9'], haPairFromSingleHsm: true },
+  };
+  const before = synthAll(single)['hsm-dhsm-only'];
+  const after = synthAll(pair)['hsm-dhsm-only'];
+  const HSM = 'azurerm_dedicated_hardware_security_module';
+
+  test('the first member keeps the single HSM\'s name, stamp, IP and every other attribute', () => {
+    const [oldAddress] = Object.keys(before.resource[HSM]);
+    const newAddresses = Object.keys(after.resource[HSM]);
+    expect(newAddresses).toHaveLength(2);
+    const primary = after.resource[HSM][newAddresses.find((a) => a.includes('Primary'))!];
+    expect(primary).toEqual(before.resource[HSM][oldAddress]);
+    const secondary = after.resource[HSM][newAddresses.find((a) => a.includes('Secondary'))!];
+    expect(secondary).toMatchObject({ name: 'hsm-dhsm-only-luna-2', stamp_id: 'stamp2', network_profile: { network_interface_private_ip_addresses: ['10.5.1.9'] } });
+  });
+
+  test('moved blocks carry the HSM and its lock from their old addresses to the new ones', () => {
+    const address = (tf: Json, type: string, part: string) => `${type}.${Object.keys(tf.resource[type]).find((a) => a.includes(part))}`;
+    expect(after.moved).toEqual([
+      { from: address(before, HSM, 'DedicatedHsm'), to: address(after, HSM, 'Primary') },
+      { from: address(before, 'azurerm_management_lock', 'DedicatedHsm'), to: address(after, 'azurerm_management_lock', 'Primary') },
+    ]);
+    expect(before.moved).toBeUndefined();
+  });
+
+  test('without the flag, a new pair would replace the HSM: no moved block, and the first member is renamed', () => {
+    const fresh = synthAll({ ...pair, dedicatedHsm: { ...pair.dedicatedHsm!, haPairFromSingleHsm: undefined, stampId: undefined } })['hsm-dhsm-only'];
+    expect(fresh.moved).toBeUndefined();
+    expect(resourcesOf(fresh, HSM).map((h) => h.name)).toEqual(['hsm-dhsm-only-luna-1', 'hsm-dhsm-only-luna-2']);
+  });
+});
+
+describe('config errors found by the constructs name the config file and the JSON path', () => {
+  const tmp = mkdtempSync(join(tmpdir(), 'hsm-config-path-'));
+  const errorOf = (change: (c: any) => void): string => {
+    const data = JSON.parse(readFileSync(configPathFor('example'), 'utf8'));
+    change(data);
+    const file = join(tmp, `c${Math.random().toString(36).slice(2)}.json`);
+    writeFileSync(file, JSON.stringify(data));
+    try {
+      buildApp(loadEnvironmentConfig(file), join(tmp, 'out'));
+    } catch (err) {
+      expect((err as Error).message.startsWith(`${file}: invalid environment config:`)).toBe(true);
+      return (err as Error).message;
+    }
+    throw new Error('expected a config error');
+  };
+
+  test.each<[string, (c: any) => void, string]>([
+    ['an HSM IP outside the HSM subnet', (c) => (c.dedicatedHsm.privateIpAddress = '10.2.9.8'), '$.dedicatedHsm.privateIpAddress (hsm-example/DedicatedHsm, privateIpAddress): received "10.2.9.8"; allowed: an IPv4 address inside the HSM subnet 10.2.1.0/24'],
+    ['a VM IP outside the Compute subnet', (c) => (c.cipherTrustManager.privateIpAddress = '10.2.1.50'), '$.cipherTrustManager.privateIpAddress (hsm-example/CipherTrustManager, privateIpAddress): received "10.2.1.50"'],
+    ['a key size its type cannot have', (c) => (c.managedHsm.keys[1].keySize = 2048), '$.managedHsm.keys[1].keySize (hsm-example/ManagedHsm/Key-app-signing, keySize): received 2048; allowed: no keySize for EC-HSM'],
+    ['a DR address space that does not hold its subnet', (c) => (c.disasterRecovery.addressSpace = ['10.9.0.0/16']), '$.disasterRecovery.computeSubnetCidr (hsm-example-dr/Network, computeSubnetCidr): received "10.3.0.0/24"'],
+    ['a Compute subnet overlapping the HSM subnet', (c) => (c.network.computeSubnetCidr = '10.2.1.0/25'), '$.network.hsmSubnetCidr (hsm-example/Network, hsmSubnetCidr): received "10.2.1.0/24"; allowed: a CIDR that does not overlap computeSubnetCidr'],
+  ])('%s', (_what, change, expected) => {
+    expect(errorOf(change)).toContain(expected);
   });
 });
 

@@ -6,6 +6,7 @@ import { NetworkSecurityGroup } from '@cdktf/provider-azurerm/lib/network-securi
 import { NetworkSecurityRule } from '@cdktf/provider-azurerm/lib/network-security-rule';
 import { Subnet } from '@cdktf/provider-azurerm/lib/subnet';
 import { SubnetNetworkSecurityGroupAssociation } from '@cdktf/provider-azurerm/lib/subnet-network-security-group-association';
+import { AzurermProvider } from '@cdktf/provider-azurerm/lib/provider';
 import { Aspects, TerraformResource, TerraformStack, TerraformVariable, Testing } from 'cdktf';
 import { Construct, IConstruct } from 'constructs';
 import { CipherTrustManager, CipherTrustManagerProps } from '../../constructs/ciphertrust-manager';
@@ -14,10 +15,12 @@ import { DedicatedHsmHaPair } from '../../constructs/dedicated-hsm-ha-pair';
 import { HsmNetwork } from '../../constructs/hsm-network';
 import { LunaClientHost } from '../../constructs/luna-client-host';
 import { ManagedHsm, ManagedHsmProps } from '../../constructs/managed-hsm';
-import { acknowledgePolicy, acknowledgementsFor } from '../../constructs/policy/acknowledgement';
-import { evaluatePolicy, PolicyViolation } from '../../constructs/policy/hsm-policy';
-import { POLICY_RULES, PolicyRule } from '../../constructs/policy/rules';
-import { network, sshRsaPublicKey, synthStack } from '../synth-helpers';
+import { hsmProviderFeatures } from '../../constructs/provider-features';
+import { acknowledgePolicy, acknowledgementsFor } from '../../policy/acknowledgement';
+import { PolicyViolation } from '../../policy/engine';
+import { evaluatePolicy } from '../../policy/hsm-policy';
+import { POLICY_RULES, PolicyRule } from '../../policy/rules';
+import { network, sshRsaPublicKey, synthStack, testStack } from '../synth-helpers';
 
 // ---------------------------------------------------------------------------------------------------------
 // Fixtures
@@ -80,9 +83,9 @@ function addressOf(resource: TerraformResource): string {
 
 /** The violations evaluatePolicy finds in a fresh stack after `build` (no synth). */
 function violations(build: (stack: TerraformStack) => void, ruleId?: string): PolicyViolation[] {
-  const stack = new TerraformStack(Testing.app(), 'test');
+  const stack = testStack();
   build(stack);
-  return evaluatePolicy(stack).filter((v) => ruleId === undefined || v.ruleId === ruleId);
+  return evaluatePolicy(stack).filter((v) => v.acknowledged === undefined && (ruleId === undefined || v.ruleId === ruleId));
 }
 
 /** The message of the synth failure (the synth must fail). */
@@ -116,16 +119,21 @@ function expectRuleFires(ruleId: string, build: (stack: TerraformStack) => Terra
   }, ruleId);
   expect(found.map((v) => v.address)).toEqual([addressOf(offender!)]);
   expect(found[0].constructPath).toBe(offender!.node.path);
+  FIRED_CHECKED.add(ruleId);
 }
 
 function expectRuleQuiet(ruleId: string, build: (stack: TerraformStack) => void): void {
   expect(violations(build, ruleId)).toEqual([]);
+  QUIET_CHECKED.add(ruleId);
 }
 
-/** Rule ids with tests in this file, checked against POLICY_RULES at the end. */
-const TESTED_RULES = new Set<string>();
+/**
+ * Rule ids whose fires check (expectRuleFires) and stays-quiet check (expectRuleQuiet) ran to the end, i.e.
+ * passed; the last test of the file compares them with POLICY_RULES.
+ */
+const FIRED_CHECKED = new Set<string>();
+const QUIET_CHECKED = new Set<string>();
 function describeRule(ruleId: string, body: () => void): void {
-  TESTED_RULES.add(ruleId);
   describe(`${ruleId} (${ruleById(ruleId).title})`, body);
 }
 
@@ -134,10 +142,6 @@ function describeRule(ruleId: string, body: () => void): void {
 // ---------------------------------------------------------------------------------------------------------
 
 describe('HsmPolicy', () => {
-  it('has a fires and a stays-quiet test for every rule in POLICY_RULES', () => {
-    expect([...TESTED_RULES].sort()).toEqual(POLICY_RULES.map((r) => r.id).sort());
-  });
-
   it('gives every rule a unique, well-formed id, a title and a fix', () => {
     const ids = POLICY_RULES.map((r) => r.id);
     expect(new Set(ids).size).toBe(ids.length);
@@ -358,9 +362,6 @@ describe('HsmPolicy', () => {
       });
     });
 
-    // Bug (constructs/policy/rules.ts, HSM-KEY-001): the fix text offers "a rotation policy with expireAfter",
-    // but for azurerm_key_vault_key the rotation policy is the inline rotation_policy block, which the
-    // rule never reads; such a key is reported although every version expires.
     it('stays quiet on a Key Vault key whose inline rotation policy sets expire_after', () => {
       expectRuleQuiet('HSM-KEY-001', (stack) => {
         new KeyVaultKey(stack, 'VaultKey', {
@@ -641,6 +642,122 @@ describe('HsmPolicy', () => {
     });
   });
 
+  describeRule('HSM-PROT-001', () => {
+    it('fires when a Managed HSM opts out of prevent_destroy', () => {
+      expectRuleFires('HSM-PROT-001', (stack) => secureManagedHsm(stack, network(stack), 'ManagedHsm', { dangerouslyAllowDestroy: true }).resource);
+    });
+
+    it('fires when a key opts out of prevent_destroy', () => {
+      expectRuleFires('HSM-PROT-001', (stack) =>
+        secureManagedHsm(stack, network(stack)).addKey({ name: 'k', keyType: 'EC-HSM', expirationDate: '2027-12-31T00:00:00Z', dangerouslyAllowDestroy: true }).resource,
+      );
+    });
+
+    it('fires when an escape hatch turns prevent_destroy off on a Dedicated HSM', () => {
+      expectRuleFires('HSM-PROT-001', (stack) => {
+        const hsm = new DedicatedHsm(stack, 'DedicatedHsm', { name: 'hsm-single', network: network(stack), privateIpAddress: '10.2.1.8' });
+        hsm.resource.addOverride('lifecycle.prevent_destroy', false);
+        return hsm.resource;
+      });
+    });
+
+    it('stays quiet on the constructs with their defaults', () => {
+      expectRuleQuiet('HSM-PROT-001', (stack) => {
+        const net = network(stack);
+        secureManagedHsm(stack, net).addKey({ name: 'k', keyType: 'EC-HSM', expirationDate: '2027-12-31T00:00:00Z' });
+        new DedicatedHsmHaPair(stack, 'Pair', { name: 'hsm-pair', network: net, privateIpAddresses: ['10.2.1.8', '10.2.1.9'] });
+      });
+    });
+  });
+
+  describeRule('HSM-PROT-002', () => {
+    it('fires when a Managed HSM skips its delete lock', () => {
+      expectRuleFires('HSM-PROT-002', (stack) => secureManagedHsm(stack, network(stack), 'ManagedHsm', { dangerouslySkipDeleteLock: true }).resource);
+    });
+
+    it('fires when the lock is pointed at another resource (escape hatch)', () => {
+      expectRuleFires('HSM-PROT-002', (stack) => {
+        const hsm = new DedicatedHsm(stack, 'DedicatedHsm', { name: 'hsm-single', network: network(stack), privateIpAddress: '10.2.1.8' });
+        hsm.deleteLock!.addOverride('scope', OTHER_RESOURCE_ID);
+        return hsm.resource;
+      });
+    });
+
+    it('stays quiet with the default locks, and with a resource-group lock instead of the HSM lock', () => {
+      expectRuleQuiet('HSM-PROT-002', (stack) => {
+        secureManagedHsm(stack, network(stack));
+      });
+      expectRuleQuiet('HSM-PROT-002', (stack) => {
+        const net = network(stack, { resourceGroupDeleteLock: true });
+        secureManagedHsm(stack, net, 'ManagedHsm', { dangerouslySkipDeleteLock: true });
+      });
+    });
+  });
+
+  describeRule('HSM-PROT-003', () => {
+    it('fires on a provider whose key_vault features purge on destroy', () => {
+      let found: PolicyViolation[] = [];
+      const stack = new TerraformStack(Testing.app(), 'test');
+      new AzurermProvider(stack, 'azurerm', { features: [hsmProviderFeatures({ dangerouslyPurgeSoftDeletedOnDestroy: true })] });
+      secureManagedHsm(stack, network(stack));
+      found = evaluatePolicy(stack).filter((v) => v.ruleId === 'HSM-PROT-003');
+      expect(found.map((v) => v.address)).toEqual(['provider.azurerm']);
+      expect(found[0].message).toContain('features.key_vault.purge_soft_deleted_hardware_security_modules_on_destroy = true');
+      expect(found[0].message).toContain('Fix: remove dangerouslyPurgeSoftDeletedOnDestroy');
+      FIRED_CHECKED.add('HSM-PROT-003');
+    });
+
+    it('fires on an empty features block (azurerm then purges by default)', () => {
+      const stack = new TerraformStack(Testing.app(), 'test');
+      new AzurermProvider(stack, 'azurerm', { features: [{}] });
+      secureManagedHsm(stack, network(stack));
+      expect(evaluatePolicy(stack).filter((v) => v.ruleId === 'HSM-PROT-003').map((v) => v.address)).toEqual(['provider.azurerm']);
+    });
+
+    it('stays quiet with hsmProviderFeatures(), and when there is nothing soft-deletable', () => {
+      expectRuleQuiet('HSM-PROT-003', (stack) => {
+        secureManagedHsm(stack, network(stack));
+      });
+      const bare = new TerraformStack(Testing.app(), 'test');
+      new AzurermProvider(bare, 'azurerm', { features: [{}] });
+      new DedicatedHsm(bare, 'DedicatedHsm', { name: 'hsm-single', network: network(bare), privateIpAddress: '10.2.1.8' });
+      expect(evaluatePolicy(bare).filter((v) => v.ruleId === 'HSM-PROT-003')).toEqual([]);
+    });
+  });
+
+  describeRule('HSM-RBAC-001', () => {
+    const OTHER = '99999999-8888-7777-6666-555555555555';
+
+    it('fires when a role-management role goes to someone who is not an administrator', () => {
+      expectRuleFires('HSM-RBAC-001', (stack) => secureManagedHsm(stack, network(stack)).addRoleAssignment({ role: 'Managed HSM Crypto Officer', principalId: OTHER, scope: '/' }));
+    });
+
+    it('fires when a key-use role is granted at "/"', () => {
+      expectRuleFires('HSM-RBAC-001', (stack) => secureManagedHsm(stack, network(stack)).addRoleAssignment({ role: 'Managed HSM Crypto User', principalId: OTHER, scope: '/' }));
+    });
+
+    it('fires when a custom role that can assign roles goes to someone who is not an administrator', () => {
+      expectRuleFires('HSM-RBAC-001', (stack) => {
+        const hsm = secureManagedHsm(stack, network(stack), 'ManagedHsm', {
+          roleDefinitions: [{ roleName: 'grantor', dataActions: ['Microsoft.KeyVault/managedHsm/roleAssignments/write/action'] }],
+        });
+        return hsm.addRoleAssignment({ role: 'grantor', principalId: OTHER, scope: '/keys' });
+      });
+    });
+
+    it('stays quiet on Administrator for an administrator, Crypto User at /keys/<name>, Backup User at "/" and a signing-only custom role', () => {
+      expectRuleQuiet('HSM-RBAC-001', (stack) => {
+        const hsm = secureManagedHsm(stack, network(stack), 'ManagedHsm', {
+          roleDefinitions: [{ roleName: 'signer', dataActions: ['Microsoft.KeyVault/managedHsm/keys/sign/action'] }],
+        });
+        hsm.addRoleAssignment({ role: 'Managed HSM Administrator', principalId: ADMIN_OBJECT_ID, scope: '/' });
+        hsm.addRoleAssignment({ role: 'Managed HSM Crypto User', principalId: OTHER, scope: '/keys/app' });
+        hsm.addRoleAssignment({ role: 'Managed HSM Backup User', principalId: OTHER, scope: '/' });
+        hsm.addRoleAssignment({ role: 'signer', principalId: OTHER, scope: '/keys/app' });
+      });
+    });
+  });
+
   // -------------------------------------------------------------------------------------------------------
   // What the policy sees
   // -------------------------------------------------------------------------------------------------------
@@ -769,5 +886,12 @@ describe('HsmPolicy', () => {
       );
       expect(acknowledgementsFor(hsm)).toEqual([]);
     });
+  });
+
+  // Last in the file: jest runs a file's tests in order, so every rule block above has run by now.
+  it('ran a passing fires check and a passing stays-quiet check for every rule in POLICY_RULES', () => {
+    const all = POLICY_RULES.map((r) => r.id).sort();
+    expect([...FIRED_CHECKED].sort()).toEqual(all);
+    expect([...QUIET_CHECKED].sort()).toEqual(all);
   });
 });

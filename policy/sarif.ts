@@ -1,0 +1,56 @@
+import { relative, sep } from 'path';
+import { CheckReport } from './check-report';
+
+/**
+ * A check report as SARIF 2.1.0, the format CI code scanning reads: one run, its rules under
+ * tool.driver.rules, one result per finding located at the file (and line) of the resource, the address as
+ * a logical location. Acknowledged findings are results with an external suppression and its reason.
+ */
+export const SARIF_SCHEMA_URI = 'https://docs.oasis-open.org/sarif/sarif/v2.1.0/errata01/os/schemas/sarif-schema-2.1.0.json';
+
+function uriOf(file: string, base: string): string {
+  const path = relative(base, file).split(sep).join('/');
+  return path.split('/').map(encodeURIComponent).join('/');
+}
+
+export function toSarif(report: CheckReport, options: { version: string; base?: string }): object {
+  const base = options.base ?? process.cwd();
+  const ruleIndex = new Map(report.rules.map((r, i) => [r.id, i]));
+  return {
+    $schema: SARIF_SCHEMA_URI,
+    version: '2.1.0',
+    runs: [
+      {
+        tool: {
+          driver: {
+            name: 'hsmctl',
+            fullName: `hsmctl ${report.command} (azure-hsm-cdktf)`,
+            version: options.version,
+            rules: report.rules.map((r) => ({
+              id: r.id,
+              name: r.id.replace(/-/g, ''),
+              shortDescription: { text: r.title },
+              help: { text: `Fix: ${r.fix}` },
+              defaultConfiguration: { level: 'error' },
+            })),
+          },
+        },
+        results: report.findings.map((f) => ({
+          ruleId: f.ruleId,
+          ruleIndex: ruleIndex.get(f.ruleId) ?? -1,
+          level: 'error',
+          message: { text: f.message },
+          locations: [
+            {
+              ...(f.file
+                ? { physicalLocation: { artifactLocation: { uri: uriOf(f.file, base) }, ...(f.line ? { region: { startLine: f.line } } : {}) } }
+                : {}),
+              logicalLocations: [{ fullyQualifiedName: f.address, kind: 'resource' }],
+            },
+          ],
+          ...(f.acknowledged !== undefined ? { suppressions: [{ kind: 'external', justification: f.acknowledged }] } : {}),
+        })),
+      },
+    ],
+  };
+}
