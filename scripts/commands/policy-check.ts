@@ -15,7 +15,6 @@ export const policyCheckCommand: Command = {
     output: { type: 'string', value: 'FILE', description: 'write the report to FILE (the verdict still goes to stdout)' },
   },
   async run(flags, positionals) {
-    if (positionals.length !== 1) throw new UsageError(`policy check takes one DIR or FILE; got ${positionals.length === 0 ? 'none' : positionals.map((p) => JSON.stringify(p)).join(' ')}`);
     const { REPORT_FORMATS, emitReport } = require('../../policy/report-output') as typeof import('../../policy/report-output');
     const format = (flags.format as string | undefined) ?? 'text';
     if (!(REPORT_FORMATS as readonly string[]).includes(format)) throw new UsageError(`--format ${format}: allowed: ${REPORT_FORMATS.join(', ')}`);

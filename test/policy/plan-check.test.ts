@@ -87,8 +87,8 @@ describe('hsmctl plan check', () => {
 
   describe('refuses bad input with exit 2, naming what was wrong', () => {
     it.each([
-      [['plan', 'check'], 'plan check takes one PLAN.json; got none'],
-      [['plan', 'check', 'a.json', 'b.json'], 'plan check takes one PLAN.json; got "a.json" "b.json"'],
+      [['plan', 'check'], "missing required argument 'PLAN.json'"],
+      [['plan', 'check', 'a.json', 'b.json'], 'unexpected argument "b.json": it takes PLAN.json'],
       [['plan', 'check', '/nonexistent/plan.json'], '/nonexistent/plan.json: cannot read it (ENOENT)'],
       [['plan', 'check', join(FIXTURES, 'delete-key.json'), '--format', 'xml'], '--format xml: allowed: text, json, sarif'],
       [['plan', 'check', join(FIXTURES, 'delete-key.json'), '--allow-destroy', 'azurerm_x.y'], '--allow-destroy needs --reason'],

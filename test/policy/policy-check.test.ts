@@ -69,7 +69,7 @@ describe('hsmctl policy check', () => {
   });
 
   it.each([
-    [[], 'policy check takes one DIR or FILE; got none'],
+    [[], "missing required argument 'DIR|FILE'"],
     [['/nonexistent'], '/nonexistent: no such file or folder'],
   ])('refuses %j with exit 2', async (args, message) => {
     const result = await hsmctl(['policy', 'check', ...(args as string[])]);
