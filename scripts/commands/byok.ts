@@ -8,7 +8,8 @@ import { KEK_SIZES, byokFileOf, ensureKek, kekOfFile, readByokFile, samePublicKe
 import { intFlag } from '../ceremonies/run';
 import { CeremonyError } from '../failure';
 import { writePrivateFile } from '../../simulator/fsutil';
-import { keyName, keySpecFromFlags } from './keys-create';
+import { keySpecFromFlags } from './keys-create';
+import { keyName } from './key-name';
 import { describeKey } from './keys-show';
 import { secretFrom } from './luna-ssh';
 

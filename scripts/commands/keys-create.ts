@@ -3,12 +3,12 @@ import { Command } from '../command';
 import { ParsedFlags, UsageError } from '../flags';
 import { TARGET_FLAGS } from '../clients/target';
 import { CeremonyError } from '../failure';
+import { keyName } from './key-name';
 
 /**
  * `hsmctl keys create`: a key in a Managed HSM with its type, size or curve, operations, expiry and rotation
  * policy, validated here before anything is sent (the HSM's own refusals are reported as they come).
  */
-export const KEY_NAME = /^[0-9a-zA-Z-]{1,127}$/;
 const KTYS = ['RSA-HSM', 'EC-HSM', 'oct-HSM'] as const;
 const RSA_SIZES = [2048, 3072, 4096];
 const OCT_SIZES = [128, 192, 256];
@@ -21,12 +21,6 @@ const OPS_BY_KTY: Record<string, string[]> = {
 };
 export const DURATION = /^P(?!$)(\d+Y)?(\d+M)?(\d+W)?(\d+D)?(T(?=\d)(\d+H)?(\d+M)?(\d+S)?)?$/;
 
-export function keyName(positionals: string[], command: string): string {
-  if (positionals.length !== 1) throw new UsageError(`give one key name: hsmctl ${command} NAME${positionals.length > 1 ? ` (got ${positionals.length} words)` : ''}`);
-  const n = positionals[0];
-  if (!KEY_NAME.test(n)) throw new UsageError(`key name must be 1-127 letters, digits and hyphens; got ${JSON.stringify(n.slice(0, 40))}`);
-  return n;
-}
 
 export interface KeySpec {
   kty: (typeof KTYS)[number];

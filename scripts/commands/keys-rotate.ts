@@ -1,6 +1,6 @@
 import { Command } from '../command';
 import { TARGET_FLAGS } from '../clients/target';
-import { keyName } from './keys-create';
+import { keyName } from './key-name';
 import { describeKey, keyFailure } from './keys-show';
 
 export const keysRotateCommand: Command = {

@@ -1,7 +1,7 @@
 import { Command } from '../command';
 import { TARGET_FLAGS } from '../clients/target';
 import { CeremonyError } from '../failure';
-import { keyName } from './keys-create';
+import { keyName } from './key-name';
 import type { KeyVaultKey, KeyRotationPolicy } from '@azure/keyvault-keys';
 
 /** What hsmctl prints about a key: public facts only (never key material, not even the public modulus). */
