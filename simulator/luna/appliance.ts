@@ -7,6 +7,7 @@ import { KeyedMutex } from '../keyed-mutex';
 import { LunaError, hsmErrors, shown } from './errors';
 import { PartitionTokens } from './tokens';
 import { fingerprintOfPem, isIp, parseCertificate } from './certs';
+import { MAX_FAILED_ROLE_LOGINS, PartitionRoles, Role, RoleCheck, emptyRoles } from './partition-roles';
 
 const scrypt = promisify(scryptCb) as (pw: string, salt: Buffer, len: number, opts: object) => Promise<Buffer>;
 
@@ -43,6 +44,8 @@ export interface PartitionState {
   serial: string;
   sizeBytes: number;
   createdAt: string;
+  /** The roles of the partition (partition-roles.ts); absent until `partition init`. */
+  roles?: PartitionRoles;
 }
 
 export interface ClientState {
@@ -103,13 +106,13 @@ export function checkSecret(what: string, value: string, min = 7): void {
   }
 }
 
-async function hashSecret(secret: string): Promise<string> {
+export async function hashSecret(secret: string): Promise<string> {
   const salt = randomBytes(16);
   const h = await scrypt(secret, salt, 32, { N: 16384, r: 8, p: 1 });
   return `scrypt$${salt.toString('base64')}$${h.toString('base64')}`;
 }
 
-async function verifySecret(secret: string, stored: string | undefined): Promise<boolean> {
+export async function verifySecret(secret: string, stored: string | undefined): Promise<boolean> {
   if (!stored) return false;
   const [, salt, hash] = stored.split('$');
   const h = await scrypt(secret, Buffer.from(salt, 'base64'), 32, { N: 16384, r: 8, p: 1 });
@@ -122,7 +125,9 @@ const C = { hsm: 'hsm', admin: 'admin', partitions: 'partitions', clients: 'clie
  * The appliance's domain: the HSM (label, SO password, policies), tenantadmin, partitions (each a token),
  * registered clients and the files uploaded to tenantadmin's home. State lives in the crash-safe journal;
  * every change is validated first and committed as one unit, so bad input changes nothing. Emits
- * 'access-changed' whenever a client or a partition loses access, so live NTLS links are re-checked at once.
+ * 'access-changed' whenever a client registration or assignment changes (NTLS re-reads its trusted
+ * certificates and re-checks live links at once), 'partition-zeroized' when ten wrong PO logins erase a
+ * partition, and 'partition-changed' after a client changed a partition's objects.
  */
 export class Appliance extends EventEmitter {
   private readonly mutex = new KeyedMutex();
@@ -430,6 +435,7 @@ export class Appliance extends EventEmitter {
       if (dup) throw new LunaError(`Error: This certificate is already registered as client '${dup.name}'.`);
       const c: ClientState = { name, ...where, certPem: pem, fingerprint, partitions: [], registeredAt: new Date().toISOString() };
       await this.journal.commit([{ c: C.clients, id: name, v: c }]);
+      this.emit('access-changed');
       return c;
     });
   }
@@ -440,6 +446,7 @@ export class Appliance extends EventEmitter {
       this.requirePartition(partition);
       if (c.partitions.includes(partition)) throw new LunaError(`Error: Partition '${partition}' is already assigned to client '${client}'.`);
       await this.journal.commit([{ c: C.clients, id: client, v: { ...c, partitions: [...c.partitions, partition] } }]);
+      this.emit('access-changed');
     });
   }
 
@@ -458,6 +465,79 @@ export class Appliance extends EventEmitter {
       this.requireClient(client);
       await this.journal.commit([{ c: C.clients, id: client, v: undefined }]);
       this.emit('access-changed');
+    });
+  }
+
+  // ---- partition roles (PO, CO, CU), enforced at NTLS by role-gate.ts ----
+
+  /** lunacm `partition init`: sets the label and the Partition SO (PO) password of a new partition. */
+  async initPartition(name: string, label: string, poPassword: string): Promise<void> {
+    checkSecret('Partition SO password', poPassword);
+    return this.serial(async () => {
+      const p = this.requirePartition(name);
+      if (p.roles) throw new LunaError(`Error: Partition '${name}' is already initialized.`, 0x101, 'CKR_USER_ALREADY_INITIALIZED');
+      const roles: PartitionRoles = { ...emptyRoles(), label, po: await hashSecret(poPassword) };
+      await this.journal.commit([{ c: C.partitions, id: name, v: { ...p, roles } }]);
+    });
+  }
+
+  /**
+   * Checks a role's password. A failure counts toward that role's lockout: ten Partition SO failures in a row
+   * zeroize the partition (its objects are destroyed, roles cleared), ten Crypto Officer or Crypto User failures
+   * lock that role (a CO lockout locks the CU too) until the PO (for the CO) or the CO (for the CU) sets it again.
+   */
+  async checkRole(name: string, role: Role, password: string): Promise<RoleCheck> {
+    return this.serial(async () => {
+      const p = this.partition(name);
+      if (!p?.roles) return 'not-initialized';
+      const r = p.roles;
+      if (!r[role]) return 'not-initialized';
+      if (r.locked[role] || (role === 'cu' && r.locked.co)) return 'locked';
+      if (await verifySecret(password, r[role])) {
+        if (r.failed[role]) await this.journal.commit([{ c: C.partitions, id: name, v: { ...p, roles: { ...r, failed: { ...r.failed, [role]: 0 } } } }]);
+        return 'ok';
+      }
+      const failed = r.failed[role] + 1;
+      if (failed >= MAX_FAILED_ROLE_LOGINS && role === 'po') {
+        await this.journal.commit([{ c: C.partitions, id: name, v: { ...p, roles: undefined } }]);
+        // Links using the partition end before its token is erased and made again, empty.
+        this.emit('partition-zeroized', name);
+        await this.tokens.remove([name]);
+        await this.tokens.create(name);
+        return 'zeroized';
+      }
+      const locked = failed >= MAX_FAILED_ROLE_LOGINS ? { ...r.locked, [role]: true } : r.locked;
+      await this.journal.commit([{ c: C.partitions, id: name, v: { ...p, roles: { ...r, failed: { ...r.failed, [role]: failed }, locked } } }]);
+      return failed >= MAX_FAILED_ROLE_LOGINS ? 'locked' : 'wrong';
+    });
+  }
+
+  /** Whether password is this role's, without counting a failure (to tell a CU login from a CO one). */
+  async isRolePassword(name: string, role: Role, password: string): Promise<boolean> {
+    const hash = this.partition(name)?.roles?.[role];
+    return !!hash && (await verifySecret(password, hash));
+  }
+
+  /** `role init -name co` (by the PO) or `-name cu` (by the CO); also the reset of a locked role. */
+  async initRole(name: string, role: 'co' | 'cu', password: string): Promise<void> {
+    checkSecret(role === 'co' ? 'Crypto Officer password' : 'Crypto User password', password);
+    return this.serial(async () => {
+      const p = this.requirePartition(name);
+      if (!p.roles) throw new LunaError(`Error: Partition '${name}' is not initialized.`);
+      const r = p.roles;
+      const roles: PartitionRoles = { ...r, [role]: await hashSecret(password), failed: { ...r.failed, [role]: 0 }, locked: { ...r.locked, [role]: false } };
+      await this.journal.commit([{ c: C.partitions, id: name, v: { ...p, roles } }]);
+    });
+  }
+
+  /** `role changepw`: a logged-in role replaces its own password. */
+  async changeRolePassword(name: string, role: Role, current: string, next: string): Promise<boolean> {
+    checkSecret('new password', next);
+    return this.serial(async () => {
+      const p = this.requirePartition(name);
+      if (!p.roles?.[role] || !(await verifySecret(current, p.roles[role]))) return false;
+      await this.journal.commit([{ c: C.partitions, id: name, v: { ...p, roles: { ...p.roles, [role]: await hashSecret(next) } } }]);
+      return true;
     });
   }
 

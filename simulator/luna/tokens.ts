@@ -92,6 +92,11 @@ export class PartitionTokens {
     }
   }
 
+  /** The token's own SO and user PINs (random, made with the token); only the appliance reads them. */
+  pins(label: string): { user: string; so: string } {
+    return JSON.parse(fs.readFileSync(path.join(this.folder, 'pins', `${label}.json`), 'utf8'));
+  }
+
   /** Every object of the token, read through a session of its own (attributes only, never values). */
   async objects(label: string): Promise<PartitionObject[]> {
     return this.use(label, (token, module) => listObjects(module.lib, token.slot));

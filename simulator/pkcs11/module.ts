@@ -132,7 +132,7 @@ export class Pkcs11Module {
  * process.env does that in Node, but test runners (jest) hand modules a copy of process.env; a worker thread
  * sharing the environment (SHARE_ENV) writes to the real one in every case. The caller blocks until it has.
  */
-function setRealEnv(name: string, value: string): void {
+export function setRealEnv(name: string, value: string): void {
   process.env[name] = value;
   const done = new Int32Array(new SharedArrayBuffer(4));
   const w = new Worker(
