@@ -13,6 +13,8 @@ import { backupRestoreCommand } from './commands/backup-restore';
 import { drDrillCommand } from './commands/dr-drill';
 import { lunaInitCommand } from './commands/luna-init';
 import { lunaRegisterClientCommand } from './commands/luna-register-client';
+import { lunaConnectCommand } from './commands/luna-connect';
+import { lunaPartitionInitCommand } from './commands/luna-partition-init';
 import { statusCommand } from './commands/status';
 import { keysListCommand } from './commands/keys-list';
 import { keysShowCommand } from './commands/keys-show';
@@ -35,6 +37,8 @@ const COMMANDS: readonly Command[] = [
   drDrillCommand,
   lunaInitCommand,
   lunaRegisterClientCommand,
+  lunaConnectCommand,
+  lunaPartitionInitCommand,
   statusCommand,
   keysListCommand,
   keysShowCommand,

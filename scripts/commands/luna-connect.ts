@@ -87,7 +87,7 @@ export async function openPartition(bundleDir: string, login?: { userType: numbe
   lib.load(pm.module);
   let initialized = false;
   try {
-    lib.C_Initialize();
+    lib.C_Initialize({ flags: pkcs11js.CKF_OS_LOCKING_OK });
     initialized = true;
     const slot = lib.C_GetSlotList(true).find((s) => lib.C_GetTokenInfo(s).label.trim() === pm.token);
     if (!slot) throw new LunaCommandError(`the partition ${pm.token} is not offered over NTLS`);
