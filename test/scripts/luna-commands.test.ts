@@ -1,8 +1,7 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import { LunaApplianceHandle, startLunaAppliance } from '../../simulator/luna';
-import { NtlsClient } from '../../simulator/luna/ntls-client';
-import { run, ssh, tempDir } from '../simulator/luna/helpers';
+import { pkcs11Tool, run, ssh, tempDir } from '../simulator/luna/helpers';
 
 const ROOT = path.resolve(__dirname, '..', '..');
 const HSMCTL = path.join(ROOT, 'scripts', 'hsmctl.js');
@@ -94,7 +93,7 @@ describe('hsmctl luna', () => {
     const out = path.join(dir, 'bundle');
     expect(fs.statSync(out).mode & 0o777).toBe(0o700);
     const files = fs.readdirSync(out).sort();
-    expect(files).toEqual(['bundle.json', 'cm1.pem', 'cm1Key.pem', 'server.pem']);
+    expect(files).toEqual(['bundle.json', 'cm1.pem', 'cm1Key.pem', 'luna-env.sh', 'luna.module', 'server.pem']);
     for (const f of files) expect(fs.statSync(path.join(out, f)).mode & 0o777).toBe(0o600);
     const bundle = JSON.parse(fs.readFileSync(path.join(out, 'bundle.json'), 'utf8'));
     const part = h.appliance.partition('luna_part')!;
@@ -105,16 +104,14 @@ describe('hsmctl luna', () => {
     expect(fs.readFileSync(path.join(out, 'server.pem'), 'utf8')).toBe(h.serverCertPem);
     expect(fs.readFileSync(path.join(out, 'cm1.pem'), 'utf8')).toBe(c.certPem);
 
-    // The bundle works as a client would use it.
-    const ntls = await NtlsClient.connect({
-      host: '127.0.0.1',
-      port: h.ntlsPort,
-      serverCertPem: fs.readFileSync(path.join(out, 'server.pem'), 'utf8'),
-      clientCertPem: fs.readFileSync(path.join(out, 'cm1.pem'), 'utf8'),
-      clientKeyPem: fs.readFileSync(path.join(out, 'cm1Key.pem'), 'utf8'),
-    });
-    expect((await ntls.request<{ partitions: Array<{ name: string }> }>('hello')).partitions.map((p) => p.name)).toEqual(['luna_part']);
-    ntls.close();
+    // The bundle works as a client would use it: pkcs11-tool through p11-kit over NTLS sees the partition.
+    const listed = await pkcs11Tool(out, ['-L']);
+    expect(listed.code).toBe(0);
+    expect(listed.stdout).toMatch(/token label\s+:\s+luna_part\b/);
+    expect(listed.stdout).not.toMatch(/token label\s+:\s+p2\b/);
+    const connect = await hsmctl('luna', 'connect', '--bundle', out, '--json');
+    expect(connect.code).toBe(0);
+    expect(JSON.parse(connect.stdout)).toMatchObject({ token: 'luna_part', env: { P11_KIT_SERVER_ADDRESS: expect.stringMatching(/^\|.*ntls-tunnel.*\.js /) } });
 
     const stamp = files.map((f) => fs.statSync(path.join(out, f)).mtimeMs);
     const again = await hsmctl(...regArgs('10.0.1.5'));

@@ -1,6 +1,7 @@
 import * as path from 'path';
 import { initLunaAppliance } from '../../commands/luna-init';
 import { registerLunaClient } from '../../commands/luna-register-client';
+import { initLunaPartition } from '../../commands/luna-partition-init';
 import { readEndpoints } from '../../clients/target';
 import { Step } from '../step-runner';
 import { DryRunContext } from '../context';
@@ -26,7 +27,8 @@ export function lunaDir(ctx: DryRunContext, hsm: string): string {
  * Step 6: each Dedicated HSM's Luna appliance, over SSH as an administrator would: first login and password
  * change, hsm init, FIPS mode, partitions (from the config); then the clients registered as the seeds do by
  * hand: the CipherTrust Manager VM and the Luna client host with the IPs of their synthesized NICs, and the
- * configured firewalls; each proven with an NTLS session, each with its bundle written.
+ * configured firewalls; each with its bundle written and proven with PKCS#11 over NTLS (p11-kit); then each
+ * partition initialised from its first client as lunacm does (partition init, role init co).
  */
 export function lunaStep(ctx: DryRunContext): Step {
   return {
@@ -76,8 +78,15 @@ export function lunaStep(ctx: DryRunContext): Step {
             replace: false,
             password: secrets.tenantadmin,
           });
-          say(`${c.role} ${c.name} (${c.ip}) -> partition ${r.partition.label} (serial ${r.partition.serialNumber}), NTLS ok; ${r.changes.length ? 'registered now' : 'already registered'}; bundle ${bundle}`);
+          say(`${c.role} ${c.name} (${c.ip}) -> partition ${r.partition.label} (serial ${r.partition.serialNumber}), PKCS#11 over NTLS ok; ${r.changes.length ? 'registered now' : 'already registered'}; bundle ${bundle}`);
           clients.push({ ...c, hsm: d.name, bundle, host: '127.0.0.1', ntlsPort: appliance.ntlsPort });
+        }
+        // lunacm on the first client of each partition: partition init, role init co.
+        for (const p of partitions) {
+          const first = clients.find((c) => c.hsm === d.name && c.partition === p);
+          if (!first) continue;
+          const r = await initLunaPartition({ bundle: first.bundle, label: p, poPassword: secrets.po, coPassword: secrets.co });
+          say(`partition ${p}: ${r.changes.length ? r.changes.join('; ') : 'already initialised, Crypto Officer set'} (from ${first.name})`);
         }
       }
       ctx.facts.lunaClients = clients;
