@@ -37,6 +37,8 @@ export interface AdminState {
   passwordHash: string;
   mustChange: boolean;
   publicKeys: Array<{ name: string; key: string }>;
+  /** Failed SSH logins within the detection window, and the lockout they caused (ssh-policy.ts). */
+  loginFailures?: { count: number; since: number; lockedUntil?: number };
 }
 
 export interface PartitionState {
@@ -235,6 +237,33 @@ export class Appliance extends EventEmitter {
       if (next === current || next === FACTORY_PASSWORD) throw new LunaError('Error: The new password must differ from the current and the factory password.');
       const admin = { ...this.admin(), passwordHash: await hashSecret(next), mustChange: false };
       await this.journal.commit([{ c: C.admin, id: ADMIN_USER, v: admin }]);
+    });
+  }
+
+  /** Until when tenantadmin's SSH login is locked (ms since the epoch), if it is at `now`. */
+  adminLockedUntil(now: number): number | undefined {
+    const f = this.admin().loginFailures;
+    return f?.lockedUntil !== undefined && now < f.lockedUntil ? f.lockedUntil : undefined;
+  }
+
+  /** Counts a failed SSH login; reaching the policy's threshold within its window locks the account. */
+  async recordAdminLoginFailure(now: number, policy: { maxFailedAttempts: number; detectionWindowMs: number; lockoutMs: number }): Promise<void> {
+    return this.serial(async () => {
+      const admin = this.admin();
+      const f = admin.loginFailures;
+      const fresh = !f || now - f.since > policy.detectionWindowMs || (f.lockedUntil !== undefined && now >= f.lockedUntil);
+      const count = fresh ? 1 : f.count + 1;
+      const since = fresh ? now : f.since;
+      const lockedUntil = count >= policy.maxFailedAttempts ? now + policy.lockoutMs : undefined;
+      await this.journal.commit([{ c: C.admin, id: ADMIN_USER, v: { ...admin, loginFailures: { count, since, lockedUntil } } }]);
+    });
+  }
+
+  /** A successful login resets the count. */
+  async clearAdminLoginFailures(): Promise<void> {
+    return this.serial(async () => {
+      const admin = this.admin();
+      if (admin.loginFailures) await this.journal.commit([{ c: C.admin, id: ADMIN_USER, v: { ...admin, loginFailures: undefined } }]);
     });
   }
 

@@ -5,6 +5,7 @@ import { Appliance } from './appliance';
 import { ensureHostKey, ensureServerCert, isIp } from './certs';
 import { NtlsServer } from './ntls';
 import { LunaSshServer } from './ssh-server';
+import { LUNA_SSH_POLICY, SshPolicy } from './ssh-policy';
 
 export interface LunaApplianceOptions {
   /** This appliance's own folder (0700): state journal, token folder, host key, server certificate. */
@@ -20,6 +21,10 @@ export interface LunaApplianceOptions {
   /** Shown in the LunaSH prompt and `network show`; default local_host, as on a fresh appliance. */
   hostname?: string;
   logger?: Logger;
+  /** SSH hardening (ssh-policy.ts); default Luna's documented values. Tests shorten the deadlines. */
+  sshPolicy?: Partial<SshPolicy>;
+  /** The clock of lockouts; default Date.now. Tests move it instead of waiting. */
+  now?: () => number;
 }
 
 export interface LunaApplianceHandle {
@@ -29,6 +34,8 @@ export interface LunaApplianceHandle {
   serverCertPem: string;
   /** The appliance's own state (HSM, partitions, clients), for the ARM plane (e.g. "zeroized before delete?"). */
   appliance: Appliance;
+  /** The SSH face, for its counters. */
+  ssh: LunaSshServer;
   close(): Promise<void>;
 }
 
@@ -48,7 +55,7 @@ export async function startLunaAppliance(o: LunaApplianceOptions): Promise<LunaA
   const hostKey = ensureHostKey(path.join(o.stateDir, 'ssh'));
   const identity = ensureServerCert(path.join(o.stateDir, 'server'), o.ip);
   const appliance = await Appliance.open(o.stateDir, o.ip, o.hostname ?? 'local_host');
-  const ssh = new LunaSshServer(appliance, hostKey, identity.certPem, logger);
+  const ssh = new LunaSshServer(appliance, hostKey, identity.certPem, logger, { ...LUNA_SSH_POLICY, ...o.sshPolicy }, o.now);
   const ntls = new NtlsServer(appliance, identity, logger);
   let sshPort: number;
   let ntlsPort: number;
@@ -68,6 +75,7 @@ export async function startLunaAppliance(o: LunaApplianceOptions): Promise<LunaA
     ntlsPort,
     serverCertPem: identity.certPem,
     appliance,
+    ssh,
     close: () =>
       (closing ??= (async () => {
         await ntls.close();
