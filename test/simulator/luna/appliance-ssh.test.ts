@@ -192,16 +192,26 @@ describe('Luna appliance over SSH', () => {
   test('a terminal session (pty) echoes typing, hides passwords, and handles backspace and arrows', async () => {
     const c = new Client();
     await new Promise<void>((resolve, reject) => c.once('ready', () => resolve()).once('error', reject).connect({ host: '127.0.0.1', port: h.sshPort, username: 'tenantadmin', password: NEW }));
+    // Each line is typed once the appliance shows the prompt it answers: driven by the output, not by timers.
     const out = await new Promise<string>((resolve, reject) =>
       c.shell({ term: 'xterm', rows: 24, cols: 80 }, (err, ch) => {
         if (err) return reject(err);
         let text = '';
-        ch.on('data', (d: Buffer) => (text += d.toString()));
+        const script: Array<[RegExp, string]> = [
+          [/lunash:>$/, 'hsm shox\x7fw\x1b[A\r'],
+          [/Command Result : 0 \(Success\)\r\n\r?\n?.*lunash:>$/s, 'hsm login\r'],
+          [/enter the HSM Administrators' password:\r\n  > $/, 'mystrongpassword\r'],
+          [/'hsm login' successful\.[\s\S]*lunash:>$/, 'exit\r'],
+        ];
+        ch.on('data', (d: Buffer) => {
+          text += d.toString();
+          const next = script[0];
+          if (next && next[0].test(text)) {
+            script.shift();
+            ch.write(next[1]);
+          }
+        });
         ch.on('close', () => resolve(text));
-        ch.write('hsm shox\x7fw\x1b[A\r');
-        setTimeout(() => ch.write('hsm login\r'), 200);
-        setTimeout(() => ch.write('mystrongpassword\r'), 400);
-        setTimeout(() => ch.write('exit\r'), 600);
       }),
     );
     c.end();
