@@ -15,6 +15,7 @@ import { lunaInitCommand } from './commands/luna-init';
 import { lunaRegisterClientCommand } from './commands/luna-register-client';
 import { lunaConnectCommand } from './commands/luna-connect';
 import { lunaPartitionInitCommand } from './commands/luna-partition-init';
+import { lunaHaCreateCommand, lunaHaShowCommand } from './commands/luna-ha';
 import { statusCommand } from './commands/status';
 import { keysListCommand } from './commands/keys-list';
 import { keysShowCommand } from './commands/keys-show';
@@ -39,6 +40,8 @@ const COMMANDS: readonly Command[] = [
   lunaRegisterClientCommand,
   lunaConnectCommand,
   lunaPartitionInitCommand,
+  lunaHaCreateCommand,
+  lunaHaShowCommand,
   statusCommand,
   keysListCommand,
   keysShowCommand,

@@ -1,6 +1,6 @@
 import * as path from 'path';
 import { EventEmitter } from 'events';
-import { randomBytes, randomInt, scrypt as scryptCb, timingSafeEqual } from 'crypto';
+import { randomBytes, randomInt, scrypt as scryptCb, scryptSync, timingSafeEqual } from 'crypto';
 import { promisify } from 'util';
 import { Journal, Op } from '../store/journal';
 import { KeyedMutex } from '../keyed-mutex';
@@ -31,6 +31,8 @@ export interface HsmState {
   failedLogins: number;
   zeroizedBy?: 'factory' | 'policy' | 'failed-logins' | 'reinit';
   nextPartition: number;
+  /** Derived from the cloning domain (the same on every HSM of the domain): proves and seals cloning (replication.ts). */
+  domainKey?: string;
 }
 
 export interface AdminState {
@@ -121,7 +123,22 @@ export async function verifySecret(secret: string, stored: string | undefined): 
   return timingSafeEqual(h, Buffer.from(hash, 'base64'));
 }
 
-const C = { hsm: 'hsm', admin: 'admin', partitions: 'partitions', clients: 'clients', files: 'files' } as const;
+const C = { hsm: 'hsm', admin: 'admin', partitions: 'partitions', clients: 'clients', files: 'files', replicas: 'replicas' } as const;
+
+/** A partition's HA replication: its peers (other appliances of the cloning domain) and what was last in sync. */
+export interface ReplicaState {
+  partition: string;
+  peers: Array<{ ip: string; port: number; certPem: string; fingerprint: string }>;
+  /** Object files present after the last exchange: one missing now was deleted here. */
+  known: string[];
+  /** Object files deleted in the group, never to be brought back. */
+  tombstones: string[];
+}
+
+/** The cloning domain's key: a slow hash with a fixed salt, so every HSM initialised with the domain derives the same. */
+export function cloningDomainKey(domain: string): string {
+  return scryptSync(domain, 'luna-cloning-domain', 32, { N: 16384, r: 8, p: 1 }).toString('hex');
+}
 
 /**
  * The appliance's domain: the HSM (label, SO password, policies), tenantadmin, partitions (each a token),
@@ -341,6 +358,7 @@ export class Appliance extends EventEmitter {
         label,
         soHash: await hashSecret(soPassword),
         domainHash: await hashSecret(domain),
+        domainKey: cloningDomainKey(domain),
         failedLogins: 0,
         zeroizedBy: undefined,
       };
@@ -371,9 +389,10 @@ export class Appliance extends EventEmitter {
       {
         c: C.hsm,
         id: 'hsm',
-        v: { ...this.hsm(), initialized: false, label: undefined, soHash: undefined, domainHash: undefined, failedLogins: 0, zeroizedBy: by },
+        v: { ...this.hsm(), initialized: false, label: undefined, soHash: undefined, domainHash: undefined, domainKey: undefined, failedLogins: 0, zeroizedBy: by },
       },
       ...parts.map((name) => ({ c: C.partitions, id: name, v: undefined })),
+      ...this.replicas().map((r) => ({ c: C.replicas, id: r.partition, v: undefined })),
       ...this.clients()
         .filter((c) => c.partitions.length)
         .map((c) => ({ c: C.clients, id: c.name, v: { ...c, partitions: [] } })),
@@ -419,6 +438,7 @@ export class Appliance extends EventEmitter {
       this.requirePartition(name);
       const ops: Op[] = [
         { c: C.partitions, id: name, v: undefined },
+        { c: C.replicas, id: name, v: undefined },
         ...this.clients()
           .filter((c) => c.partitions.includes(name))
           .map((c) => ({ c: C.clients, id: c.name, v: { ...c, partitions: c.partitions.filter((p) => p !== name) } })),
@@ -494,6 +514,29 @@ export class Appliance extends EventEmitter {
       this.requireClient(client);
       await this.journal.commit([{ c: C.clients, id: client, v: undefined }]);
       this.emit('access-changed');
+    });
+  }
+
+  // ---- HA replication records (replication.ts) ----
+
+  replicas(): ReplicaState[] {
+    return this.journal.list<ReplicaState>(C.replicas);
+  }
+
+  replica(partition: string): ReplicaState | undefined {
+    return this.journal.get<ReplicaState>(C.replicas, partition);
+  }
+
+  async saveReplica(r: ReplicaState | { partition: string; remove: true }): Promise<void> {
+    await this.journal.commit([{ c: C.replicas, id: r.partition, v: 'remove' in r ? undefined : r }]);
+    this.emit('access-changed');
+  }
+
+  /** Takes a clone's roles for a partition (the token itself is replaced by the caller). */
+  async adoptRoles(name: string, roles: PartitionRoles | undefined): Promise<void> {
+    return this.serial(async () => {
+      const p = this.requirePartition(name);
+      await this.journal.commit([{ c: C.partitions, id: name, v: { ...p, roles } }]);
     });
   }
 

@@ -4,6 +4,7 @@ import { Logger, silentLogger } from '../logger';
 import { Appliance } from './appliance';
 import { ensureHostKey, ensureServerCert, isIp } from './certs';
 import { NtlsServer } from './ntls';
+import { Replicator } from './replication';
 import { LunaSshServer } from './ssh-server';
 import { LUNA_SSH_POLICY, SshPolicy } from './ssh-policy';
 
@@ -55,8 +56,9 @@ export async function startLunaAppliance(o: LunaApplianceOptions): Promise<LunaA
   const hostKey = ensureHostKey(path.join(o.stateDir, 'ssh'));
   const identity = ensureServerCert(path.join(o.stateDir, 'server'), o.ip);
   const appliance = await Appliance.open(o.stateDir, o.ip, o.hostname ?? 'local_host');
-  const ssh = new LunaSshServer(appliance, hostKey, identity.certPem, logger, { ...LUNA_SSH_POLICY, ...o.sshPolicy }, o.now);
-  const ntls = new NtlsServer(appliance, identity, logger);
+  const replicator = new Replicator(appliance, identity, logger);
+  const ssh = new LunaSshServer(appliance, hostKey, identity.certPem, logger, { ...LUNA_SSH_POLICY, ...o.sshPolicy }, o.now, replicator);
+  const ntls = new NtlsServer(appliance, identity, logger, replicator);
   let sshPort: number;
   let ntlsPort: number;
   try {
@@ -69,6 +71,7 @@ export async function startLunaAppliance(o: LunaApplianceOptions): Promise<LunaA
     throw err;
   }
   logger.info(`luna appliance ${o.ip}: ssh on ${host}:${sshPort}, ntls on ${host}:${ntlsPort}`);
+  replicator.start();
   let closing: Promise<void> | undefined;
   return {
     sshPort,
@@ -78,6 +81,7 @@ export async function startLunaAppliance(o: LunaApplianceOptions): Promise<LunaA
     ssh,
     close: () =>
       (closing ??= (async () => {
+        await replicator.close();
         await ntls.close();
         await ssh.close();
         await appliance.close();

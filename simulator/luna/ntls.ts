@@ -7,6 +7,7 @@ import { Logger } from '../logger';
 import { DEFAULT_SOFTHSM_MODULE } from '../pkcs11/module';
 import { Frame, FrameReader, encodeFrame } from './p11-rpc';
 import { GateDecision, RoleGate } from './role-gate';
+import { CLONE_ALPN, Replicator } from './replication';
 
 /** Links at once; a real appliance's limit is higher, but each link here is a `p11-kit remote` process. */
 export const MAX_LINKS = 64;
@@ -43,17 +44,20 @@ export class NtlsServer {
     this.recheck();
   };
   private readonly onZeroized = (partition: string) => {
-    for (const l of this.links) if (l.partitions.includes(partition)) this.cut(l, `partition ${partition} was zeroized`);
+    for (const l of this.links) if (l.partitions.includes(partition)) this.cut(l, `partition ${partition} was erased or replaced`);
   };
 
   constructor(
     private readonly appliance: Appliance,
     private readonly identity: { certPem: string; keyPem: string },
     private readonly logger: Logger,
+    private readonly replicator?: Replicator,
     private readonly softhsmModule = process.env.SOFTHSM2_MODULE ?? DEFAULT_SOFTHSM_MODULE,
   ) {
     this.server = tls.createServer({
       ...this.context(),
+      // Peer appliances of an HA group name this protocol; PKCS#11 clients name none.
+      ALPNProtocols: [CLONE_ALPN],
       requestCert: true,
       // Node ends a connection whose certificate is not trusted as the handshake completes, before 'secureConnection'.
       rejectUnauthorized: true,
@@ -72,7 +76,7 @@ export class NtlsServer {
   /** The server identity and, as trusted roots, the self-signed certificates of clients allowed a session. */
   private context(): tls.SecureContextOptions {
     const trusted = this.appliance.clients().filter((c) => c.partitions.length > 0).map((c) => c.certPem);
-    return { cert: this.identity.certPem, key: this.identity.keyPem, ca: trusted };
+    return { cert: this.identity.certPem, key: this.identity.keyPem, ca: [...trusted, ...(this.replicator?.peerCerts() ?? [])] };
   }
 
   private refreshTrust(): void {
@@ -114,6 +118,11 @@ export class NtlsServer {
     socket.on('error', () => undefined);
     const peer = socket.getPeerCertificate();
     const fingerprint = peer?.raw ? fingerprintOfDer(peer.raw) : '';
+    if (socket.alpnProtocol === CLONE_ALPN) {
+      if (this.replicator && this.replicator.isPeer(fingerprint)) this.replicator.accept(socket);
+      else socket.destroy();
+      return;
+    }
     const client = fingerprint ? this.appliance.clientByFingerprint(fingerprint) : undefined;
     // The handshake already required a trusted certificate; this maps it to its registration.
     if (!client || client.partitions.length === 0 || this.links.size >= MAX_LINKS) {

@@ -8,6 +8,7 @@ import { MAX_LINE, SOFTWARE_VERSION, ShellIo, ShellSession, runLine, tokenize } 
 import { runScp, serveSftp } from './transfer';
 import { Logger } from '../logger';
 import { LUNA_SSH_POLICY, SshPolicy } from './ssh-policy';
+import type { Replicator } from './replication';
 
 const BANNER = `Luna Network HSM Command Line Shell v${SOFTWARE_VERSION}. Copyright (c) 2018 SafeNet. All rights reserved.`;
 
@@ -39,6 +40,7 @@ export class LunaSshServer {
     private readonly logger: Logger,
     private readonly policy: SshPolicy = LUNA_SSH_POLICY,
     private readonly now: () => number = Date.now,
+    private readonly replicator?: Replicator,
   ) {
     this.server = new Server({ hostKeys: [hostKey], ident: 'OpenSSH_8.0' }, (conn, info) => this.onConnection(conn, `${info.ip}:${info.port}`));
     this.server.on('error', (err: Error) => this.logger.error(`luna ssh: ${err.message}`));
@@ -240,10 +242,10 @@ export class LunaSshServer {
       const e = await input.next();
       if (e === null) break;
       if ('tooLong' in e) {
-        await runLine('x'.repeat(MAX_LINE + 1), this.appliance, session, io);
+        await runLine('x'.repeat(MAX_LINE + 1), this.appliance, session, io, this.replicator);
         continue;
       }
-      const { exit } = await runLine(e.line, this.appliance, session, io);
+      const { exit } = await runLine(e.line, this.appliance, session, io, this.replicator);
       if (exit) break;
     }
     io.write('\n');
@@ -289,7 +291,7 @@ export class LunaSshServer {
     }
     if (words[0] === 'scp') return runScp(words.slice(1), channel, this.appliance, this.serverCertPem);
     const input = this.input(channel, false);
-    const { code } = await runLine(command, this.appliance, session, this.io(channel, input, false));
+    const { code } = await runLine(command, this.appliance, session, this.io(channel, input, false), this.replicator);
     return code === 0 ? 0 : 1;
   }
 
