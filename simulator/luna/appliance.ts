@@ -528,8 +528,10 @@ export class Appliance extends EventEmitter {
   }
 
   async saveReplica(r: ReplicaState | { partition: string; remove: true }): Promise<void> {
+    const peersBefore = JSON.stringify(this.replica(r.partition)?.peers ?? []);
     await this.journal.commit([{ c: C.replicas, id: r.partition, v: 'remove' in r ? undefined : r }]);
-    this.emit('access-changed');
+    // A new or removed peer changes whom the NTLS port trusts.
+    if (JSON.stringify('remove' in r ? [] : r.peers) !== peersBefore) this.emit('access-changed');
   }
 
   /** Takes a clone's roles for a partition (the token itself is replaced by the caller). */

@@ -184,9 +184,9 @@ export class Replicator {
       if (!r) return;
       for (const peer of r.peers) {
         try {
-          const local = this.noteLocalDeletions(partition);
+          const local = await this.noteLocalDeletions(partition);
           const answer = (await this.call(peer, 'POST', `/partitions/${partition}/sync`, toWire(local))) as Wire;
-          this.merge(partition, answer);
+          await this.merge(partition, answer);
         } catch (err) {
           failures.push(`${peer.ip}:${peer.port}: ${(err as Error).message}`);
         }
@@ -196,24 +196,24 @@ export class Replicator {
   }
 
   /** Files deleted here since the last exchange become tombstones; returns what we have now. */
-  private noteLocalDeletions(partition: string): { files: Map<string, Buffer>; tombstones: string[] } {
+  private async noteLocalDeletions(partition: string): Promise<{ files: Map<string, Buffer>; tombstones: string[] }> {
     const r = this.appliance.replica(partition)!;
     const files = this.files.objects(partition);
     const gone = r.known.filter((n) => !files.has(n));
     const tombstones = [...new Set([...r.tombstones, ...gone])];
-    void this.appliance.saveReplica({ ...r, tombstones, known: [...files.keys()] });
+    await this.appliance.saveReplica({ ...r, tombstones, known: [...files.keys()] });
     return { files, tombstones };
   }
 
   /** Applies the other side's files and tombstones; returns what the other side lacks. */
-  private merge(partition: string, other: Wire): Wire {
+  private async merge(partition: string, other: Wire): Promise<Wire> {
     const r = this.appliance.replica(partition)!;
     const theirs = fromWire(other);
     const tombstones = [...new Set([...r.tombstones, ...theirs.tombstones])];
     const write = new Map([...theirs.files].filter(([n]) => !tombstones.includes(n)));
     this.files.apply(partition, write, theirs.tombstones);
     const now = this.files.objects(partition);
-    void this.appliance.saveReplica({ ...r, tombstones, known: [...now.keys()] });
+    await this.appliance.saveReplica({ ...r, tombstones, known: [...now.keys()] });
     const lacking = new Map([...now].filter(([n]) => !theirs.files.has(n) && !theirs.tombstones.includes(n)));
     return toWire({ files: lacking, tombstones });
   }
@@ -252,7 +252,7 @@ export class Replicator {
           this.logger.info(`luna replication: ${partition}: cloned from ${peerFp.slice(0, 17)}`);
           return {};
         }
-        this.noteLocalDeletions(partition);
+        await this.noteLocalDeletions(partition);
         return this.merge(partition, body as Wire);
       });
       reply(200, result, peerFp);

@@ -48,6 +48,21 @@ describe('hsmctl luna', () => {
     expect(h.appliance.admin().mustChange).toBe(true);
   });
 
+  test('luna connect, partition-init and ha create refuse bad flags (exit 2) before touching anything', async () => {
+    const noBundle = await hsmctl('luna', 'connect');
+    expect(noBundle.code).toBe(2);
+    expect(noBundle.stderr).toContain('--bundle DIR is required');
+    const missing = await hsmctl('luna', 'connect', '--bundle', 'no-such-dir');
+    expect(missing.code).toBe(2);
+    expect(missing.stderr).toContain('no bundle.json there');
+    const label = await hsmctl('luna', 'partition-init', '--bundle', 'b', '--label', 'bad label', '--po-password-env', 'SO_PW', '--co-password-env', 'SO_PW');
+    expect(label.code).toBe(2);
+    expect(label.stderr).toContain('--label must be');
+    const one = await hsmctl('luna', 'ha', 'create', '--label', 'g', '--partition', 'p', '--member', '10.0.0.1', '--password-env', 'TA_PW', '--so-password-env', 'SO_PW');
+    expect(one.code).toBe(2);
+    expect(one.stderr).toContain('--member must name two or more appliances');
+  });
+
   test('luna init: first login, hsm init, FIPS, partitions; a second run changes nothing', async () => {
     const r = await hsmctl(...initArgs());
     expect(r.stderr).toBe('');

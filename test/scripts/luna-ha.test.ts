@@ -36,10 +36,10 @@ describe('hsmctl luna ha', () => {
     if (r.code !== 0) throw new Error(r.stderr);
     return [...r.stdout.matchAll(/label:\s+(\S+)/g)].map((m) => m[1]);
   };
-  /** Replication runs right after a change (or at a member's start): wait until the label shows, up to 30 s. */
-  const eventually = async (b1: string, label: string) => {
+  /** Replication runs right after a change (or at a member's start): wait until the label shows (or goes), up to 30 s. */
+  const eventually = async (b1: string, label: string, present = true) => {
     for (let i = 0; i < 60; i++) {
-      if ((await labels(b1)).includes(label)) return true;
+      if ((await labels(b1)).includes(label) === present) return true;
       await new Promise((r) => setTimeout(r, 500));
     }
     return false;
@@ -84,6 +84,9 @@ describe('hsmctl luna ha', () => {
     expect(await eventually(onB, 'made-on-a')).toBe(true);
     expect((await pkcs11Tool(onB, ['--login', '--pin', env.CO, '--keypairgen', '--key-type', 'EC:prime256v1', '--label', 'made-on-b'])).code).toBe(0);
     expect(await eventually(onA, 'made-on-b')).toBe(true);
+    // A deletion travels too.
+    expect((await pkcs11Tool(onA, ['--login', '--pin', env.CO, '--delete-object', '--type', 'privkey', '--label', 'made-on-b'])).code).toBe(0);
+    expect(await eventually(onB, 'made-on-b', false)).toBe(true);
     const show = await hsmctl('luna', 'ha', 'show', '--bundle', bundle, '--json');
     expect(JSON.parse(show.stdout)).toMatchObject({ label: 'ctm-ha', members: [{ up: true }, { up: true }], serving: `127.0.0.1:${a.ntlsPort}` });
   });
@@ -95,7 +98,7 @@ describe('hsmctl luna ha', () => {
     expect(JSON.parse(show.stdout)).toMatchObject({ members: [{ up: false }, { up: true }], serving: `127.0.0.1:${b.ntlsPort}` });
     // The group's bundle fails over to B.
     expect((await pkcs11Tool(bundle, ['--login', '--pin', env.CO, '--keypairgen', '--key-type', 'EC:prime256v1', '--label', 'made-while-a-down'])).code).toBe(0);
-    expect(await labels(bundle)).toEqual(expect.arrayContaining(['before-ha', 'made-on-a', 'made-on-b', 'made-while-a-down']));
+    expect(await labels(bundle)).toEqual(expect.arrayContaining(['before-ha', 'made-on-a', 'made-while-a-down']));
     a = await forkLunaAppliance({ stateDir: path.join(dir, 'a'), ip: '10.2.1.8', ...aPorts });
     expect(await eventually(only(a, 'only-a-again'), 'made-while-a-down')).toBe(true);
   });

@@ -145,6 +145,23 @@ describe('Luna NTLS: PKCS#11 over p11-kit', () => {
     expect(await handshake(cm1)).toEqual({ ok: true });
   });
 
+  test('a malformed PKCS#11 frame ends only that link; other clients go on', async () => {
+    const s = tls.connect({ host: '127.0.0.1', port: h.ntlsPort, cert: cm1.certPem, key: cm1.keyPem, rejectUnauthorized: false });
+    await new Promise((r) => s.once('secureConnect', r));
+    s.on('error', () => undefined);
+    const closed = new Promise((r) => s.once('close', r));
+    // The version byte, then a frame header announcing a body far larger than any PKCS#11 call.
+    const header = Buffer.alloc(12);
+    header.writeUInt32BE(1, 0);
+    header.writeUInt32BE(0, 4);
+    header.writeUInt32BE(0x7fffffff, 8);
+    s.write(Buffer.concat([Buffer.from([1]), header]));
+    await closed;
+    const r = await pkcs11Tool(b1, ['-L']);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(/token label\s+:\s+p1\b/);
+  });
+
   test('keys survive an appliance restart', async () => {
     await h.close();
     h = await startLunaAppliance({ stateDir: path.join(dir, 'state'), ip: '10.0.2.4' });
