@@ -122,6 +122,8 @@ export const lunaRegisterClientCommand: Command = {
 export interface RegisterClientOptions {
   host: string;
   sshPort: number;
+  /** An open session to the appliance to use (and leave open), e.g. for several clients in a row. */
+  session?: LunaSession;
   ntlsPort: number;
   client: string;
   ip: string;
@@ -150,7 +152,7 @@ export async function registerLunaClient(o: RegisterClientOptions): Promise<Regi
   const done: string[] = [];
   let s: LunaSession | undefined;
   try {
-    s = await LunaSession.connect({ host, port: sshPort, username: 'tenantadmin', password, hostKeySha256: o.hostKeySha256 });
+    s = o.session ?? (await LunaSession.connect({ host, port: sshPort, username: 'tenantadmin', password, hostKeySha256: o.hostKeySha256 }));
     const hsmIp = field(await s.lunash('network show'), 'IP Address')?.split(' ')[0] ?? host;
     const pshow = await s.lunash(`partition show -partition ${partition}`);
     const serial = field(pshow, 'Partition SN');
@@ -217,7 +219,7 @@ export async function registerLunaClient(o: RegisterClientOptions): Promise<Regi
   } catch (err) {
     throw LunaStepsError.after(err, done);
   } finally {
-    s?.close();
+    if (!o.session) s?.close();
   }
 }
 

@@ -128,12 +128,25 @@ export class Pkcs11Module {
 }
 
 /**
+ * Whether process.env is Node's own (whose assignments reach the C environment): it turns every value into a
+ * string, where a copy keeps a number. Spares the worker thread below (tens of ms) outside test runners.
+ */
+function isRealEnv(): boolean {
+  const probe = '__HSM_ENV_PROBE__';
+  (process.env as Record<string, unknown>)[probe] = 1;
+  const real = typeof process.env[probe] === 'string';
+  delete process.env[probe];
+  return real;
+}
+
+/**
  * Sets a variable in the process's real environment, where SoftHSM2's getenv() reads it. Plain assignment to
  * process.env does that in Node, but test runners (jest) hand modules a copy of process.env; a worker thread
  * sharing the environment (SHARE_ENV) writes to the real one in every case. The caller blocks until it has.
  */
 export function setRealEnv(name: string, value: string): void {
   process.env[name] = value;
+  if (isRealEnv()) return;
   const done = new Int32Array(new SharedArrayBuffer(4));
   const w = new Worker(
     `const { workerData: d } = require('worker_threads'); process.env[d.name] = d.value; Atomics.store(d.done, 0, 1); Atomics.notify(d.done, 0);`,

@@ -3,6 +3,7 @@ import { initLunaAppliance } from '../../commands/luna-init';
 import { registerLunaClient } from '../../commands/luna-register-client';
 import { initLunaPartition } from '../../commands/luna-partition-init';
 import { createLunaHaGroup } from '../../commands/luna-ha';
+import { LunaSession } from '../../commands/luna-ssh';
 import { readEndpoints } from '../../clients/target';
 import { Step } from '../step-runner';
 import { DryRunContext } from '../context';
@@ -76,22 +77,29 @@ export function lunaStep(ctx: DryRunContext): Step {
             .map((vm) => ({ name: vm.name, role: vm.kind === 'linux' ? ('ciphertrust' as const) : ('luna-client' as const), ip: vm.privateIp!, partition: partitions[0] })),
           ...(ctx.config.firewallClients ?? []).map((f) => ({ name: f.name, role: 'firewall' as const, ip: f.ip, partition: partitions[1] ?? partitions[0] })),
         ];
-        for (const c of wanted) {
-          const bundle = path.join(dir, 'clients', c.name);
-          const r = await registerLunaClient({
-            host: '127.0.0.1',
-            sshPort: appliance.sshPort,
-            ntlsPort: appliance.ntlsPort,
-            client: c.name,
-            ip: c.ip,
-            partition: c.partition,
-            out: bundle,
-            keyType: 'rsa',
-            replace: false,
-            password: secrets.tenantadmin,
-          });
-          say(`${c.role} ${c.name} (${c.ip}) -> partition ${r.partition.label} (serial ${r.partition.serialNumber}), PKCS#11 over NTLS ok; ${r.changes.length ? 'registered now' : 'already registered'}; bundle ${bundle}`);
-          clients.push({ ...c, hsm: d.name, bundle, host: '127.0.0.1', ntlsPort: appliance.ntlsPort });
+        // One SSH session for every client of this appliance.
+        const session = await LunaSession.connect({ host: '127.0.0.1', port: appliance.sshPort, username: 'tenantadmin', password: secrets.tenantadmin });
+        try {
+          for (const c of wanted) {
+            const bundle = path.join(dir, 'clients', c.name);
+            const r = await registerLunaClient({
+              session,
+              host: '127.0.0.1',
+              sshPort: appliance.sshPort,
+              ntlsPort: appliance.ntlsPort,
+              client: c.name,
+              ip: c.ip,
+              partition: c.partition,
+              out: bundle,
+              keyType: 'rsa',
+              replace: false,
+              password: secrets.tenantadmin,
+            });
+            say(`${c.role} ${c.name} (${c.ip}) -> partition ${r.partition.label} (serial ${r.partition.serialNumber}), PKCS#11 over NTLS ok; ${r.changes.length ? 'registered now' : 'already registered'}; bundle ${bundle}`);
+            clients.push({ ...c, hsm: d.name, bundle, host: '127.0.0.1', ntlsPort: appliance.ntlsPort });
+          }
+        } finally {
+          session.close();
         }
         // lunacm on the first client of each partition: partition init, role init co.
         for (const p of partitions) {
