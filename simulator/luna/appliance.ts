@@ -599,6 +599,9 @@ export class Appliance extends EventEmitter {
       const p = this.requirePartition(name);
       if (!p.roles) throw new LunaError(`Error: Partition '${name}' is not initialized.`);
       const r = p.roles;
+      // A login with CKU_USER tells the CU from the CO by the password: they must differ.
+      const other = role === 'co' ? r.cu : r.co;
+      if (other && (await verifySecret(password, other))) throw new LunaError('Error: The Crypto Officer and Crypto User passwords must differ.');
       const roles: PartitionRoles = { ...r, [role]: await hashSecret(password), failed: { ...r.failed, [role]: 0 }, locked: { ...r.locked, [role]: false } };
       await this.journal.commit([{ c: C.partitions, id: name, v: { ...p, roles } }]);
     });
