@@ -128,15 +128,12 @@ export class Pkcs11Module {
 }
 
 /**
- * Whether process.env is Node's own (whose assignments reach the C environment): it turns every value into a
- * string, where a copy keeps a number. Spares the worker thread below (tens of ms) outside test runners.
+ * Whether process.env is Node's own (whose assignments reach the C environment), which spares the worker
+ * thread below (tens of ms). jest hands each test file a look-alike copy that even turns values into strings,
+ * so nothing short of its own marker tells them apart: in a jest worker the worker thread is always used.
  */
 function isRealEnv(): boolean {
-  const probe = '__HSM_ENV_PROBE__';
-  (process.env as Record<string, unknown>)[probe] = 1;
-  const real = typeof process.env[probe] === 'string';
-  delete process.env[probe];
-  return real;
+  return process.env.JEST_WORKER_ID === undefined;
 }
 
 /**
