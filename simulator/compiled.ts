@@ -16,7 +16,16 @@ interface Manifest {
  * without loading a TypeScript transform or resolving each of our modules. Checking freshness costs a stat per
  * input file; a change rebuilds it (about 0.1 s).
  */
-export async function compiledEntry(tsFile: string): Promise<string> {
+export function compiledEntry(tsFile: string): Promise<string> {
+  // One build at a time in a process: each stops esbuild's service when done, so none outlives its build.
+  const run = building.then(() => compile(tsFile));
+  building = run.catch(() => undefined);
+  return run;
+}
+
+let building: Promise<unknown> = Promise.resolve();
+
+async function compile(tsFile: string): Promise<string> {
   const name = path.basename(tsFile, '.ts');
   const key = createHash('sha256').update(path.resolve(tsFile)).digest('hex').slice(0, 12);
   const manifestFile = path.join(CACHE_DIR, `${name}-${key}.json`);
@@ -27,18 +36,24 @@ export async function compiledEntry(tsFile: string): Promise<string> {
   fs.mkdirSync(CACHE_DIR, { recursive: true });
   const output = path.join(CACHE_DIR, `${name}-${key}.js`);
   const tmp = `${output}.${process.pid}.tmp`;
-  const result = await esbuild.build({
-    entryPoints: [tsFile],
-    bundle: true,
-    packages: 'external',
-    platform: 'node',
-    target: 'node20',
-    format: 'cjs',
-    outfile: tmp,
-    metafile: true,
-    logLevel: 'silent',
-    plugins: [keepOwnDirname],
-  });
+  let result: import('esbuild').BuildResult<{ metafile: true }>;
+  try {
+    result = await esbuild.build({
+      entryPoints: [tsFile],
+      bundle: true,
+      packages: 'external',
+      platform: 'node',
+      target: 'node20',
+      format: 'cjs',
+      outfile: tmp,
+      metafile: true,
+      logLevel: 'silent',
+      plugins: [keepOwnDirname],
+    });
+  } finally {
+    // esbuild's service process would otherwise stay for the life of this process.
+    await esbuild.stop();
+  }
   const inputs: Manifest['inputs'] = {};
   for (const rel of Object.keys(result.metafile!.inputs)) {
     const abs = path.resolve(rel);

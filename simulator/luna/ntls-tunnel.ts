@@ -73,9 +73,15 @@ async function main(): Promise<void> {
   if (!socket) fail(`no appliance accepted the link: ${errors.join('; ')}`);
   const s = socket;
   let answered = false;
-  s.on('error', (err) => fail(`the link failed: ${err.message}`));
-  // An appliance that does not trust the client certificate ends the link at the handshake, before any byte.
-  s.on('close', () => (answered ? process.exit(0) : fail('the appliance closed the link at the TLS handshake: this client certificate is not registered with a partition assigned')));
+  // An appliance that does not trust the client certificate ends the link at the handshake, before any byte;
+  // our first write may then meet the closed socket (an error) before its 'close'.
+  const ended = (err?: Error) => {
+    if (!answered) fail('the appliance closed the link at the TLS handshake: this client certificate is not registered with a partition assigned');
+    if (err) fail(`the link failed: ${err.message}`);
+    process.exit(0);
+  };
+  s.on('error', (err) => ended(err));
+  s.on('close', () => ended());
   process.stdin.on('data', (d) => s.write(d));
   process.stdin.on('end', () => s.end());
   s.on('data', (d) => {
