@@ -31,6 +31,8 @@ function fail(message: string): never {
 function connect(m: Member, cert: string, key: string): Promise<tls.TLSSocket> {
   return new Promise((resolve, reject) => {
     const socket = tls.connect({ host: m.address, port: m.ntlsPort, cert, key, rejectUnauthorized: false, timeout: 10_000 });
+    // PKCS#11 calls are small requests and answers: no waiting on delayed ACKs (Nagle).
+    socket.setNoDelay(true);
     const failed = (why: string) => {
       socket.destroy();
       reject(new Error(`${m.address}:${m.ntlsPort}: ${why}`));

@@ -66,6 +66,8 @@ export class NtlsServer {
     this.server.on('secureConnection', (s) => this.accept(s));
     this.server.on('tlsClientError', (err, sock) => this.logger.info(`luna ntls: refused a connection from ${sock.remoteAddress}: ${err.message}`));
     this.server.on('connection', (sock: net.Socket) => {
+      // PKCS#11 calls are small requests and answers: no waiting on delayed ACKs (Nagle).
+      sock.setNoDelay(true);
       this.sockets.add(sock);
       sock.on('close', () => this.sockets.delete(sock));
     });
