@@ -20,10 +20,13 @@ describe('Luna NTLS: PKCS#11 over p11-kit', () => {
   let stranger: { certPem: string; keyPem: string };
   let b1: string;
   let b2: string;
+  /** The appliance's log: a TLS-level refusal is logged as "refused a connection". */
+  const log: string[] = [];
+  const tlsRefusals = () => log.filter((l) => l.includes('refused a connection')).length;
 
   beforeAll(async () => {
     dir = tempDir('luna-ntls-');
-    h = await startLunaAppliance({ stateDir: path.join(dir, 'state'), ip: '10.0.2.4' });
+    h = await startLunaAppliance({ stateDir: path.join(dir, 'state'), ip: '10.0.2.4', logger: { info: (m) => log.push(m), error: (m) => log.push(m) } });
     const a = h.appliance;
     await a.initHsm('LunaHSM', 'mystrongpassword', 'domain1');
     await a.createPartition('p1');
@@ -122,7 +125,9 @@ describe('Luna NTLS: PKCS#11 over p11-kit', () => {
     });
 
   test('refuses an unregistered certificate at the TLS handshake', async () => {
+    const before = tlsRefusals();
     expect(await handshake(stranger)).toEqual({ ok: false });
+    expect(tlsRefusals()).toBe(before + 1);
     const tool = await pkcs11Tool(writeBundle(path.join(dir, 'bs'), h, { name: 'stranger', ...stranger }, 'p1'), ['-L']);
     expect(tool.code).not.toBe(0);
     expect(tool.stderr).toContain('closed the link at the TLS handshake');
@@ -137,7 +142,10 @@ describe('Luna NTLS: PKCS#11 over p11-kit', () => {
     const closed = new Promise((r) => live.once('close', r));
     await h.appliance.revokePartition('cm2', 'p2');
     await closed;
+    const before = tlsRefusals();
     expect(await handshake(cm2)).toEqual({ ok: false });
+    // Refused by the TLS layer (the certificate is no longer trusted), not after it.
+    expect(tlsRefusals()).toBe(before + 1);
     await h.appliance.assignPartition('cm2', 'p2');
     expect(await handshake(cm2)).toEqual({ ok: true });
     await h.appliance.deleteClient('cm2');
