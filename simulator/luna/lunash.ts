@@ -3,6 +3,7 @@ import { Appliance, DEFAULT_PARTITION_BYTES, NAME_RULES, POLICIES, SO_LOGIN_ATTE
 import { LunaError, SUCCESS_LINE, hsmErrors, resultLine, shown } from './errors';
 import { isIp, parseCertificate } from './certs';
 import { ReplicationError } from './replication';
+import { MAX_FAILED_ROLE_LOGINS } from './partition-roles';
 import type { Replicator } from './replication';
 
 /** Longest command line LunaSH accepts; longer ones are refused whole and the session goes on. */
@@ -266,11 +267,16 @@ const COMMANDS: CommandSpec[] = [
         out(`${pad('Partition SN:', 40)}${p.serial}`);
         out(`${pad('Partition Name:', 40)}${p.name}`);
         out(`${pad('Partition Label:', 40)}${p.name}`);
+        const r = p.roles;
+        out(`${pad('Partition Initialized:', 40)}${r ? `yes (label ${r.label ?? p.name})` : 'no'}`);
         out(`${pad('Partition SO PIN To Be Changed:', 40)}no`);
         out(`${pad('Partition SO Zeroized:', 40)}no`);
-        out(`${pad('Partition SO Login Attempts Left:', 40)}10`);
-        out(`${pad('Crypto Officer PIN To Be Changed:', 40)}no`);
-        out(`${pad('Crypto Officer Locked Out:', 40)}no`);
+        out(`${pad('Partition SO Login Attempts Left:', 40)}${r?.po ? MAX_FAILED_ROLE_LOGINS - r.failed.po : 'PO not initialized'}`);
+        out(`${pad('Crypto Officer Initialized:', 40)}${r?.co ? 'yes' : 'no'}`);
+        out(`${pad('Crypto Officer Locked Out:', 40)}${r?.locked.co ? 'yes' : 'no'}`);
+        out(`${pad('Crypto Officer Login Attempts Left:', 40)}${r?.co ? MAX_FAILED_ROLE_LOGINS - r.failed.co : 'CO not initialized'}`);
+        out(`${pad('Crypto User Initialized:', 40)}${r?.cu ? 'yes' : 'no'}`);
+        out(`${pad('Crypto User Locked Out:', 40)}${r?.locked.cu || r?.locked.co ? 'yes' : 'no'}`);
         out(`${pad('Partition Object Count:', 40)}${objects}`);
         out(`${pad('Partition Storage Information (Bytes):', 40)}Total=${p.sizeBytes}, Used=${used}, Free=${p.sizeBytes - used}`);
         out(`${pad('Partition Created:', 40)}${p.createdAt}`);

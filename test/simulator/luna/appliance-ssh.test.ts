@@ -143,6 +143,10 @@ describe('Luna appliance over SSH', () => {
       'client show -client "unterminated',
       'x'.repeat(10000),
       `client show -client ${'\u001b[31m'}red`,
+      'partition replication add -partition luna_part -peer not-an-ip -certificate peer.pem',
+      'partition replication add -partition luna_part -peer 10.0.0.9 -port 99999 -certificate peer.pem',
+      'partition replication add -partition luna_part -peer 10.0.0.9 -certificate nosuch.pem',
+      'partition replication show -partition nosuch',
       'client list',
       'exit',
     ];
@@ -162,6 +166,11 @@ describe('Luna appliance over SSH', () => {
     expect(r.stdout).toContain('The command line is too long');
     expect(r.stdout).toContain('\\x1b[31mred');
     expect(r.stdout).not.toContain('\u001b[31m');
+    expect(r.stdout).toContain("Invalid value 'not-an-ip' for -peer");
+    expect(r.stdout).toContain('Invalid value 99999 for -port');
+    expect(r.stdout).toContain("'hsm login' must be done before 'partition replication add'");
+    expect(r.stdout).toContain("Partition 'nosuch' does not exist");
+    expect(h.appliance.replicas()).toEqual([]);
     // Nothing changed: still one client, the partition is there.
     expect(h.appliance.clients().map((c) => c.name)).toEqual(['cm1']);
     expect(h.appliance.partition('luna_part')).toBeDefined();
