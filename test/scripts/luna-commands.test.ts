@@ -127,6 +127,10 @@ describe('hsmctl luna', () => {
     const connect = await hsmctl('luna', 'connect', '--bundle', out, '--json');
     expect(connect.code).toBe(0);
     expect(JSON.parse(connect.stdout)).toMatchObject({ token: 'luna_part', env: { P11_KIT_SERVER_ADDRESS: expect.stringMatching(/^\|.*ntls-tunnel.*\.js /) } });
+    // The README's `eval "$(hsmctl luna connect --bundle DIR --env)"`, then pkcs11-tool with only that environment.
+    const evaluated = await run('bash', ['-c', `eval "$(node ${HSMCTL} luna connect --bundle ${out} --env)" && pkcs11-tool --module /usr/lib/x86_64-linux-gnu/pkcs11/p11-kit-client.so -L`], { cwd: dir });
+    expect(evaluated.code).toBe(0);
+    expect(evaluated.stdout).toMatch(/token label\s+:\s+luna_part\b/);
 
     const stamp = files.map((f) => fs.statSync(path.join(out, f)).mtimeMs);
     const again = await hsmctl(...regArgs('10.0.1.5'));
