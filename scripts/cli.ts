@@ -11,7 +11,8 @@ const GROUPS: Record<string, string> = {
   keys: 'keys of a Managed HSM: list, show, create, rotate',
   roles: 'local role assignments and role definitions of a Managed HSM',
   backup: 'full backup and restore of a Managed HSM',
-  luna: 'Luna appliances of a Dedicated HSM: initialise, register clients',
+  luna: 'Luna appliances of a Dedicated HSM: initialise, register clients, partitions, HA groups',
+  ha: 'HA groups of Luna partitions over a Dedicated HSM HA pair',
   simulator: 'the local HSM simulator',
   policy: 'the HSM security policy over Terraform JSON',
   plan: 'checks of a Terraform plan before apply',
@@ -48,6 +49,10 @@ const COMMANDS: readonly CommandEntry[] = [
   { path: ['dr-drill'], summary: 'rehearse Managed HSM disaster recovery end to end: activate, keys, backup, recover domain, restore, verify', load: () => require('./commands/dr-drill').drDrillCommand },
   { path: ['luna', 'init'], summary: 'first login, HSM initialisation, optional FIPS mode and partitions on a Luna appliance (idempotent)', load: () => require('./commands/luna-init').lunaInitCommand },
   { path: ['luna', 'register-client'], summary: 'register a client (e.g. CipherTrust Manager) on a Luna appliance and write its connection bundle', load: () => require('./commands/luna-register-client').lunaRegisterClientCommand },
+  { path: ['luna', 'partition-init'], summary: "lunacm's partition init, role init co (and cu) on a client's partition over NTLS (idempotent)", load: () => require('./commands/luna-partition-init').lunaPartitionInitCommand },
+  { path: ['luna', 'connect'], summary: "print the PKCS#11 module and environment that reach a client bundle's partition over NTLS", load: () => require('./commands/luna-connect').lunaConnectCommand },
+  { path: ['luna', 'ha', 'create'], summary: 'make an HA group of a partition over the appliances of a Dedicated HSM HA pair (replication, client failover)', load: () => require('./commands/luna-ha').lunaHaCreateCommand },
+  { path: ['luna', 'ha', 'show'], summary: "show a client bundle's HA group: its members in failover order and whether each takes the client now", load: () => require('./commands/luna-ha').lunaHaShowCommand },
   { path: ['simulator', 'start'], summary: 'run the local HSM simulator in the foreground', load: () => require('./commands/simulator-start').simulatorStartCommand },
 ];
 

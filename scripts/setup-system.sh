@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
 # Installs the Debian packages the simulator and its tests use: SoftHSM2 (the keys), OpenSC's pkcs11-tool,
-# OpenSSH and sshpass (clients of the simulated Luna appliance), openssl. With --with-test-tools also the
+# OpenSSH and sshpass (clients of the simulated Luna appliance), openssl; p11-kit and p11-kit-modules (PKCS#11
+# over NTLS: `p11-kit remote` on the appliance, p11-kit-client.so for clients) and libengine-pkcs11-openssl
+# (OpenSSL using a partition key). With --with-test-tools also the
 # Azure CLI, whose offline security-domain restore-blob the tests use to check the simulator's file format;
 # with --with-bench-tools also wrk, the HTTPS load generator of bench/simulator-sign.ts.
 # Needs root, or says what to run.
 set -euo pipefail
-packages=(softhsm2 opensc openssh-client sshpass openssl)
+packages=(softhsm2 opensc openssh-client sshpass openssl p11-kit p11-kit-modules libengine-pkcs11-openssl)
 case "${1:-}" in
   '') ;;
   --with-test-tools) packages+=(azure-cli) ;;

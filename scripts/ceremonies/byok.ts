@@ -91,6 +91,25 @@ export async function kekOfFile(keys: KeyClient, hsmUri: string, byok: ByokFile)
   return kek;
 }
 
+/** What the imported key is: its type as the HSM holds it, and the attributes it gets. */
+export interface ImportSpec {
+  readonly kty: 'RSA-HSM' | 'EC-HSM' | 'oct-HSM';
+  readonly curve?: string;
+  readonly keyOps?: string[];
+  readonly expiresOn?: Date;
+  readonly notBefore?: Date;
+  readonly tags?: Record<string, string>;
+}
+
+/** Imports the transfer blob as key NAME (key_hsm carries the .byok file's JSON, as the service takes it). */
+export async function importByok(keys: KeyClient, name: string, byok: ByokFile, spec: ImportSpec): Promise<KeyVaultKey> {
+  return keys.importKey(
+    name,
+    { kty: spec.kty, crv: spec.curve as never, t: Buffer.from(JSON.stringify(byok)), keyOps: spec.keyOps as never },
+    { hardwareProtected: true, expiresOn: spec.expiresOn, notBefore: spec.notBefore, tags: spec.tags },
+  );
+}
+
 /** The imported key's public part is the source key's: the key that arrived is the key that was sent. */
 export function samePublicKey(imported: KeyVaultKey, source: PublicPart): boolean {
   const k = imported.key;

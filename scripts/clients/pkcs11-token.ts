@@ -1,5 +1,6 @@
 import * as fs from 'fs';
 import * as pkcs11js from 'pkcs11js';
+import { generateKeyPairSync } from 'crypto';
 import { CeremonyError } from '../failure';
 
 /**
@@ -152,6 +153,35 @@ export class Pkcs11Token {
     const bytes = CURVES[key.curve!].bytes;
     const raw = uncompressedPoint(point.value as Buffer, bytes);
     return { kty: 'EC', crv: key.curve!, x: raw.subarray(1, 1 + bytes), y: raw.subarray(1 + bytes) };
+  }
+
+  /**
+   * Checks, before anything is generated or imported, that this module can do both wraps BYOK needs: it wraps a
+   * throwaway session key for a throwaway KEK. A module or transport that lacks a mechanism (p11-kit 0.24's RPC,
+   * which carries no AES key wrap, between hsmctl and a simulated partition) is refused here with what to do.
+   */
+  checkCanWrap(): void {
+    const { publicKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
+    const jwk = publicKey.export({ format: 'jwk' });
+    const probe = this.lib.C_GenerateKey(this.session, { mechanism: pkcs11js.CKM_AES_KEY_GEN }, [
+      { type: pkcs11js.CKA_CLASS, value: pkcs11js.CKO_SECRET_KEY },
+      { type: pkcs11js.CKA_TOKEN, value: false },
+      { type: pkcs11js.CKA_VALUE_LEN, value: 32 },
+      { type: pkcs11js.CKA_EXTRACTABLE, value: true },
+      { type: pkcs11js.CKA_LABEL, value: 'byok-probe' },
+    ]);
+    try {
+      this.wrapForKek({ n: Buffer.from(jwk.n!, 'base64url'), e: Buffer.from(jwk.e!, 'base64url') }, { handle: probe, label: 'byok-probe', type: 'AES', bits: 256 });
+    } catch (err) {
+      const invalid = err instanceof CeremonyError && /CKR_MECHANISM_INVALID/.test(err.message);
+      throw new CeremonyError(
+        invalid
+          ? `token "${this.label}" cannot wrap for BYOK here: CKM_RSA_PKCS_OAEP or CKM_AES_KEY_WRAP_PAD is refused (CKR_MECHANISM_INVALID). p11-kit 0.24's RPC (a simulated partition reached through hsmctl luna connect) carries no AES key wrap; with a Luna partition use the Luna client library as --pkcs11-module, or wrap where the mechanism runs (CipherTrust) and import the .byok with --byok-file. Nothing was generated or imported`
+          : `token "${this.label}" failed the BYOK wrap check: ${(err as Error).message}. Nothing was generated or imported`,
+      );
+    } finally {
+      this.destroyQuietly(probe);
+    }
   }
 
   /**

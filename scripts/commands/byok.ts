@@ -4,7 +4,7 @@ import { Command } from '../command';
 import { ParsedFlags, UsageError } from '../flags';
 import { TARGET_FLAGS, keyClientFor, resolveTarget } from '../clients/target';
 import { Pkcs11Token, SOURCE_KEY_CHOICES, SourceKey } from '../clients/pkcs11-token';
-import { KEK_SIZES, byokFileOf, ensureKek, kekOfFile, readByokFile, samePublicKey } from '../ceremonies/byok';
+import { KEK_SIZES, byokFileOf, ensureKek, importByok, kekOfFile, readByokFile, samePublicKey } from '../ceremonies/byok';
 import { intFlag } from '../ceremonies/run';
 import { CeremonyError } from '../failure';
 import { writePrivateFile } from '../../simulator/fsutil';
@@ -78,7 +78,7 @@ export const byokCommand: Command = {
       const spec = keySpecFromFlags({ ...flags, kty: required(flags, 'kty', 'with --byok-file') });
       const byok = readByokFile(fromFile);
       const kek = await kekOfFile(keys, target.hsmUri, byok);
-      const imported = await keys.importKey(name, { kty: spec.kty, crv: spec.curve as never, t: Buffer.from(JSON.stringify(byok)), keyOps: spec.keyOps as never }, attributesOf(spec));
+      const imported = await importByok(keys, name, byok, spec);
       report(flags, imported, `imported ${name} from ${fromFile} (KEK ${kek.name}) into ${target.hsmUri}`);
       return 0;
     }
@@ -88,6 +88,7 @@ export const byokCommand: Command = {
     if (fs.existsSync(out)) throw new UsageError(`--out ${out} exists; choose another file (a .byok is not overwritten)`);
     const token = Pkcs11Token.open(required(flags, 'pkcs11-module', 'to wrap a key here'), required(flags, 'token', 'to wrap a key here'), pin);
     try {
+      token.checkCanWrap();
       const label = required(flags, 'key-label', 'to wrap a key here');
       let source: SourceKey | undefined = token.findKey(label);
       if (source && generate) throw new CeremonyError(`token "${token.label}" already holds a key labelled "${label}"; drop --generate to import it, or choose another --key-label. Nothing was changed`);
@@ -103,7 +104,7 @@ export const byokCommand: Command = {
       const byok = byokFileOf(kek, ciphertext, `hsmctl byok; PKCS#11 token ${token.label} (serial ${token.serial})`);
       writePrivateFile(out, JSON.stringify(byok, null, 2));
       console.log(`wrapped "${label}" in the token for the KEK; wrote ${out} (0600)`);
-      const imported = await keys.importKey(name, { kty: spec.kty, crv: spec.curve as never, t: Buffer.from(JSON.stringify(byok)), keyOps: spec.keyOps as never }, attributesOf(spec));
+      const imported = await importByok(keys, name, byok, spec);
       const pub = token.publicOf(source);
       if (pub && !samePublicKey(imported, pub)) throw new CeremonyError(`the HSM imported ${imported.id}, but its public key is not the token's "${label}": do not use it; delete it with the key's owner`);
       report(flags, imported, `imported ${imported.id}${pub ? ': its public key is the token\'s' : ''}`);
@@ -118,10 +119,6 @@ function sourceKty(source: SourceKey): ParsedFlags {
   if (source.type === 'RSA') return { kty: 'RSA-HSM', size: String(source.bits), curve: undefined };
   if (source.type === 'EC') return { kty: 'EC-HSM', curve: source.curve, size: undefined };
   return { kty: 'oct-HSM', size: String(source.bits), curve: undefined };
-}
-
-function attributesOf(spec: ReturnType<typeof keySpecFromFlags>) {
-  return { hardwareProtected: true, expiresOn: spec.expiresOn, notBefore: spec.notBefore, tags: spec.tags };
 }
 
 function required(flags: ParsedFlags, name: string, when: string): string {

@@ -33,8 +33,7 @@ export const lunaInitCommand: Command = {
     'host-key-sha256': { type: 'string', value: 'FP', description: "pin the appliance's SSH host key (SHA256:...)" },
     json: { type: 'boolean', description: 'print the result as JSON' },
   },
-  async run(flags, positionals) {
-    if (positionals.length) throw new UsageError(`unexpected argument ${JSON.stringify(positionals[0].slice(0, 40))}`);
+  async run(flags) {
     const label = flags.label as string | undefined;
     if (!label) throw new UsageError('--label is required');
     if (!LABEL.test(label)) throw new UsageError(`--label must be 1 to 32 letters, digits, ., - or _; got ${JSON.stringify(label.slice(0, 40))}`);

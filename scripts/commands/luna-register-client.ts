@@ -7,7 +7,6 @@ import { Command } from '../command';
 import { UsageError } from '../flags';
 import { ensurePrivateDir, writeFileAtomic } from '../../simulator/fsutil';
 import { fingerprintOfPem } from '../../simulator/luna/certs';
-import { NtlsClient } from '../../simulator/luna/ntls-client';
 import { LUNA_TARGET_FLAGS, LunaCommandError, LunaStepsError, LunaSession, resolveLunaTarget, secretFrom } from './luna-ssh';
 
 const CLIENT = /^[A-Za-z0-9_.-]{1,64}$/;
@@ -67,9 +66,9 @@ export const lunaRegisterClientCommand: Command = {
   details: [
     'As the seeds do by hand: makes the client certificate and key (as vtl createcert), fetches server.pem,',
     'copies the certificate to the appliance as <ip>.pem, client register, client assignPartition, checks with',
-    'client show, proves an NTLS session on the partition, then writes the bundle CipherTrust Manager needs',
-    '(partition label and serial number, HSM IP, server certificate, client certificate and key; files 0600 in',
-    'a 0700 folder). Re-running changes nothing. A client name registered with another IP or another',
+    'client show, writes the bundle CipherTrust Manager needs (partition label and serial number, HSM IP, server',
+    'certificate, client certificate and key; files 0600 in a 0700 folder), then proves that PKCS#11 over NTLS',
+    '(hsmctl luna connect) offers the partition. Re-running changes nothing. A client name registered with another IP or another',
     'certificate is refused unless --replace (which deletes and registers it again).',
     '',
     'example: TA_PW=... hsmctl luna register-client --hsm 10.0.2.4 --password-env TA_PW --client cm1 \\',
@@ -89,8 +88,7 @@ export const lunaRegisterClientCommand: Command = {
     'host-key-sha256': { type: 'string', value: 'FP', description: "pin the appliance's SSH host key (SHA256:...)" },
     json: { type: 'boolean', description: 'print the result as JSON' },
   },
-  async run(flags, positionals) {
-    if (positionals.length) throw new UsageError(`unexpected argument ${JSON.stringify(positionals[0].slice(0, 40))}`);
+  async run(flags) {
     const client = flags.client as string | undefined;
     const ip = flags.ip as string | undefined;
     const partition = flags.partition as string | undefined;
@@ -109,7 +107,7 @@ export const lunaRegisterClientCommand: Command = {
       if (flags.json) console.log(JSON.stringify(result, null, 2));
       else {
         console.log(result.changes.length ? result.changes.map((d) => `- ${d}`).join('\n') : 'nothing to change: the client is already registered and the bundle is current');
-        console.log(`client ${client} (${ip}) reaches partition ${result.partition.label} (serial ${result.partition.serialNumber}) on ${result.hsmIp} over NTLS; bundle: ${out}`);
+        console.log(`client ${client} (${ip}) reaches partition ${result.partition.label} (serial ${result.partition.serialNumber}) on ${result.hsmIp} over NTLS; bundle: ${out} (hsmctl luna connect --bundle ${out})`);
       }
       return 0;
     } catch (err) {
@@ -121,6 +119,8 @@ export const lunaRegisterClientCommand: Command = {
 export interface RegisterClientOptions {
   host: string;
   sshPort: number;
+  /** An open session to the appliance to use (and leave open), e.g. for several clients in a row. */
+  session?: LunaSession;
   ntlsPort: number;
   client: string;
   ip: string;
@@ -136,7 +136,7 @@ export interface RegisterClientResult {
   bundle: string;
   partition: { name: string; label: string; serialNumber: string };
   hsmIp: string;
-  ntls: { ok: true; objects: number };
+  ntls: { ok: true; token: string };
   changes: string[];
 }
 
@@ -149,7 +149,7 @@ export async function registerLunaClient(o: RegisterClientOptions): Promise<Regi
   const done: string[] = [];
   let s: LunaSession | undefined;
   try {
-    s = await LunaSession.connect({ host, port: sshPort, username: 'tenantadmin', password, hostKeySha256: o.hostKeySha256 });
+    s = o.session ?? (await LunaSession.connect({ host, port: sshPort, username: 'tenantadmin', password, hostKeySha256: o.hostKeySha256 }));
     const hsmIp = field(await s.lunash('network show'), 'IP Address')?.split(' ')[0] ?? host;
     const pshow = await s.lunash(`partition show -partition ${partition}`);
     const serial = field(pshow, 'Partition SN');
@@ -194,22 +194,6 @@ export async function registerLunaClient(o: RegisterClientOptions): Promise<Regi
       throw new LunaCommandError(`'client show' does not list ${client} with ${ip} and partition ${partition}`);
     }
 
-    const ntls = await NtlsClient.connect({ host, port: ntlsPort, serverCertPem: serverPem, clientCertPem: cert.certPem, clientKeyPem: cert.keyPem });
-    let objects: number;
-    try {
-      const hello = await ntls.request<{ partitions: Array<{ name: string; serial: string }> }>('hello');
-      const p = hello.partitions.find((x) => x.name === partition);
-      if (!p || p.serial !== serial) throw new LunaCommandError(`the NTLS session does not offer partition ${partition} (serial ${serial})`);
-      const session = await ntls.request<{ session: string }>('open', { partition });
-      objects = (await ntls.request<{ objects: unknown[] }>('list', { session: session.session })).objects.length;
-      await ntls.request('close', { session: session.session });
-    } catch (err) {
-      if (err instanceof LunaCommandError) throw err;
-      throw new LunaCommandError(`NTLS check failed: ${(err as Error).message}`);
-    } finally {
-      ntls.close();
-    }
-
     const bundle = {
       hsm: { ip: hsmIp, address: host, sshPort, ntlsPort, serverCertificate: 'server.pem', serverCertificateSha256: fingerprintOfPem(serverPem) },
       partition: { name: partition, label, serialNumber: serial },
@@ -223,11 +207,16 @@ export async function registerLunaClient(o: RegisterClientOptions): Promise<Regi
     };
     const changedFiles = [writeIfChanged(path.join(out, 'server.pem'), serverPem), writeIfChanged(path.join(out, 'bundle.json'), `${JSON.stringify(bundle, null, 2)}\n`)];
     if (changedFiles.some(Boolean)) done.push(`wrote the bundle in ${out}`);
-    return { bundle: out, partition: { name: partition, label, serialNumber: serial }, hsmIp, ntls: { ok: true, objects }, changes: done };
+
+    // The proof: PKCS#11 through the bundle (p11-kit over NTLS) sees the partition as a token.
+    const { openPartition } = require('./luna-connect') as typeof import('./luna-connect');
+    const p = await openPartition(out);
+    p.close();
+    return { bundle: out, partition: { name: partition, label, serialNumber: serial }, hsmIp, ntls: { ok: true, token: p.token }, changes: done };
   } catch (err) {
     throw LunaStepsError.after(err, done);
   } finally {
-    s?.close();
+    if (!o.session) s?.close();
   }
 }
 

@@ -118,6 +118,8 @@ export class LunaSession {
           return !pinFailed;
         },
       });
+      // Small request and answer packets: without this each exchange may wait on a delayed ACK.
+      conn.setNoDelay(true);
     });
   }
 

@@ -4,6 +4,7 @@ import { ChildProcess, fork } from 'child_process';
 import { ensurePrivateDir } from '../fsutil';
 import { Logger } from '../logger';
 import type { ChildReply, ChildRequest } from './luna-child';
+import { compiledEntry } from '../compiled';
 
 /** What the ARM plane asks of the Luna appliance behind a Dedicated HSM resource. */
 export interface ApplianceSpec {
@@ -131,9 +132,9 @@ class ApplianceChild {
     private readonly log: Logger,
   ) {}
 
-  start(req: Extract<ChildRequest, { type: 'start' }>): Promise<{ sshPort: number; ntlsPort: number }> {
-    const proc = fork(path.join(__dirname, 'luna-child.ts'), [], {
-      execArgv: ['--require', require.resolve('tsx/cjs')],
+  async start(req: Extract<ChildRequest, { type: 'start' }>): Promise<{ sshPort: number; ntlsPort: number }> {
+    // Precompiled and cached across runs: the child loads no TypeScript transform (simulator/compiled.ts).
+    const proc = fork(await compiledEntry(path.join(__dirname, 'luna-child.ts')), [], {
       stdio: ['ignore', 'ignore', 'pipe', 'ipc'],
       serialization: 'json',
     });

@@ -1,12 +1,13 @@
 import * as path from 'path';
 import { EventEmitter } from 'events';
-import { randomBytes, randomInt, scrypt as scryptCb, timingSafeEqual } from 'crypto';
+import { randomBytes, randomInt, scrypt as scryptCb, scryptSync, timingSafeEqual } from 'crypto';
 import { promisify } from 'util';
 import { Journal, Op } from '../store/journal';
 import { KeyedMutex } from '../keyed-mutex';
 import { LunaError, hsmErrors, shown } from './errors';
 import { PartitionTokens } from './tokens';
 import { fingerprintOfPem, isIp, parseCertificate } from './certs';
+import { MAX_FAILED_ROLE_LOGINS, PartitionRoles, Role, RoleCheck, emptyRoles } from './partition-roles';
 
 const scrypt = promisify(scryptCb) as (pw: string, salt: Buffer, len: number, opts: object) => Promise<Buffer>;
 
@@ -30,12 +31,16 @@ export interface HsmState {
   failedLogins: number;
   zeroizedBy?: 'factory' | 'policy' | 'failed-logins' | 'reinit';
   nextPartition: number;
+  /** Derived from the cloning domain (the same on every HSM of the domain): proves and seals cloning (replication.ts). */
+  domainKey?: string;
 }
 
 export interface AdminState {
   passwordHash: string;
   mustChange: boolean;
   publicKeys: Array<{ name: string; key: string }>;
+  /** Failed SSH logins within the detection window, and the lockout they caused (ssh-policy.ts). */
+  loginFailures?: { count: number; since: number; lockedUntil?: number };
 }
 
 export interface PartitionState {
@@ -43,6 +48,8 @@ export interface PartitionState {
   serial: string;
   sizeBytes: number;
   createdAt: string;
+  /** The roles of the partition (partition-roles.ts); absent until `partition init`. */
+  roles?: PartitionRoles;
 }
 
 export interface ClientState {
@@ -103,26 +110,43 @@ export function checkSecret(what: string, value: string, min = 7): void {
   }
 }
 
-async function hashSecret(secret: string): Promise<string> {
+export async function hashSecret(secret: string): Promise<string> {
   const salt = randomBytes(16);
   const h = await scrypt(secret, salt, 32, { N: 16384, r: 8, p: 1 });
   return `scrypt$${salt.toString('base64')}$${h.toString('base64')}`;
 }
 
-async function verifySecret(secret: string, stored: string | undefined): Promise<boolean> {
+export async function verifySecret(secret: string, stored: string | undefined): Promise<boolean> {
   if (!stored) return false;
   const [, salt, hash] = stored.split('$');
   const h = await scrypt(secret, Buffer.from(salt, 'base64'), 32, { N: 16384, r: 8, p: 1 });
   return timingSafeEqual(h, Buffer.from(hash, 'base64'));
 }
 
-const C = { hsm: 'hsm', admin: 'admin', partitions: 'partitions', clients: 'clients', files: 'files' } as const;
+const C = { hsm: 'hsm', admin: 'admin', partitions: 'partitions', clients: 'clients', files: 'files', replicas: 'replicas' } as const;
+
+/** A partition's HA replication: its peers (other appliances of the cloning domain) and what was last in sync. */
+export interface ReplicaState {
+  partition: string;
+  peers: Array<{ ip: string; port: number; certPem: string; fingerprint: string }>;
+  /** Object files present after the last exchange: one missing now was deleted here. */
+  known: string[];
+  /** Object files deleted in the group, never to be brought back. */
+  tombstones: string[];
+}
+
+/** The cloning domain's key: a slow hash with a fixed salt, so every HSM initialised with the domain derives the same. */
+export function cloningDomainKey(domain: string): string {
+  return scryptSync(domain, 'luna-cloning-domain', 32, { N: 16384, r: 8, p: 1 }).toString('hex');
+}
 
 /**
  * The appliance's domain: the HSM (label, SO password, policies), tenantadmin, partitions (each a token),
  * registered clients and the files uploaded to tenantadmin's home. State lives in the crash-safe journal;
  * every change is validated first and committed as one unit, so bad input changes nothing. Emits
- * 'access-changed' whenever a client or a partition loses access, so live NTLS links are re-checked at once.
+ * 'access-changed' whenever a client registration or assignment changes (NTLS re-reads its trusted
+ * certificates and re-checks live links at once), 'partition-zeroized' when ten wrong PO logins erase a
+ * partition, and 'partition-changed' after a client changed a partition's objects.
  */
 export class Appliance extends EventEmitter {
   private readonly mutex = new KeyedMutex();
@@ -233,6 +257,33 @@ export class Appliance extends EventEmitter {
     });
   }
 
+  /** Until when tenantadmin's SSH login is locked (ms since the epoch), if it is at `now`. */
+  adminLockedUntil(now: number): number | undefined {
+    const f = this.admin().loginFailures;
+    return f?.lockedUntil !== undefined && now < f.lockedUntil ? f.lockedUntil : undefined;
+  }
+
+  /** Counts a failed SSH login; reaching the policy's threshold within its window locks the account. */
+  async recordAdminLoginFailure(now: number, policy: { maxFailedAttempts: number; detectionWindowMs: number; lockoutMs: number }): Promise<void> {
+    return this.serial(async () => {
+      const admin = this.admin();
+      const f = admin.loginFailures;
+      const fresh = !f || now - f.since > policy.detectionWindowMs || (f.lockedUntil !== undefined && now >= f.lockedUntil);
+      const count = fresh ? 1 : f.count + 1;
+      const since = fresh ? now : f.since;
+      const lockedUntil = count >= policy.maxFailedAttempts ? now + policy.lockoutMs : undefined;
+      await this.journal.commit([{ c: C.admin, id: ADMIN_USER, v: { ...admin, loginFailures: { count, since, lockedUntil } } }]);
+    });
+  }
+
+  /** A successful login resets the count. */
+  async clearAdminLoginFailures(): Promise<void> {
+    return this.serial(async () => {
+      const admin = this.admin();
+      if (admin.loginFailures) await this.journal.commit([{ c: C.admin, id: ADMIN_USER, v: { ...admin, loginFailures: undefined } }]);
+    });
+  }
+
   async addPublicKey(name: string, key: string): Promise<void> {
     return this.serial(async () => {
       const admin = this.admin();
@@ -307,6 +358,7 @@ export class Appliance extends EventEmitter {
         label,
         soHash: await hashSecret(soPassword),
         domainHash: await hashSecret(domain),
+        domainKey: cloningDomainKey(domain),
         failedLogins: 0,
         zeroizedBy: undefined,
       };
@@ -337,9 +389,10 @@ export class Appliance extends EventEmitter {
       {
         c: C.hsm,
         id: 'hsm',
-        v: { ...this.hsm(), initialized: false, label: undefined, soHash: undefined, domainHash: undefined, failedLogins: 0, zeroizedBy: by },
+        v: { ...this.hsm(), initialized: false, label: undefined, soHash: undefined, domainHash: undefined, domainKey: undefined, failedLogins: 0, zeroizedBy: by },
       },
       ...parts.map((name) => ({ c: C.partitions, id: name, v: undefined })),
+      ...this.replicas().map((r) => ({ c: C.replicas, id: r.partition, v: undefined })),
       ...this.clients()
         .filter((c) => c.partitions.length)
         .map((c) => ({ c: C.clients, id: c.name, v: { ...c, partitions: [] } })),
@@ -385,6 +438,7 @@ export class Appliance extends EventEmitter {
       this.requirePartition(name);
       const ops: Op[] = [
         { c: C.partitions, id: name, v: undefined },
+        { c: C.replicas, id: name, v: undefined },
         ...this.clients()
           .filter((c) => c.partitions.includes(name))
           .map((c) => ({ c: C.clients, id: c.name, v: { ...c, partitions: c.partitions.filter((p) => p !== name) } })),
@@ -430,6 +484,7 @@ export class Appliance extends EventEmitter {
       if (dup) throw new LunaError(`Error: This certificate is already registered as client '${dup.name}'.`);
       const c: ClientState = { name, ...where, certPem: pem, fingerprint, partitions: [], registeredAt: new Date().toISOString() };
       await this.journal.commit([{ c: C.clients, id: name, v: c }]);
+      this.emit('access-changed');
       return c;
     });
   }
@@ -440,6 +495,7 @@ export class Appliance extends EventEmitter {
       this.requirePartition(partition);
       if (c.partitions.includes(partition)) throw new LunaError(`Error: Partition '${partition}' is already assigned to client '${client}'.`);
       await this.journal.commit([{ c: C.clients, id: client, v: { ...c, partitions: [...c.partitions, partition] } }]);
+      this.emit('access-changed');
     });
   }
 
@@ -458,6 +514,107 @@ export class Appliance extends EventEmitter {
       this.requireClient(client);
       await this.journal.commit([{ c: C.clients, id: client, v: undefined }]);
       this.emit('access-changed');
+    });
+  }
+
+  // ---- HA replication records (replication.ts) ----
+
+  replicas(): ReplicaState[] {
+    return this.journal.list<ReplicaState>(C.replicas);
+  }
+
+  replica(partition: string): ReplicaState | undefined {
+    return this.journal.get<ReplicaState>(C.replicas, partition);
+  }
+
+  async saveReplica(r: ReplicaState | { partition: string; remove: true }): Promise<void> {
+    const peersBefore = JSON.stringify(this.replica(r.partition)?.peers ?? []);
+    await this.journal.commit([{ c: C.replicas, id: r.partition, v: 'remove' in r ? undefined : r }]);
+    // A new or removed peer changes whom the NTLS port trusts.
+    if (JSON.stringify('remove' in r ? [] : r.peers) !== peersBefore) this.emit('access-changed');
+  }
+
+  /** Takes a clone's roles for a partition (the token itself is replaced by the caller). */
+  async adoptRoles(name: string, roles: PartitionRoles | undefined): Promise<void> {
+    return this.serial(async () => {
+      const p = this.requirePartition(name);
+      await this.journal.commit([{ c: C.partitions, id: name, v: { ...p, roles } }]);
+    });
+  }
+
+  // ---- partition roles (PO, CO, CU), enforced at NTLS by role-gate.ts ----
+
+  /** lunacm `partition init`: sets the label and the Partition SO (PO) password of a new partition. */
+  async initPartition(name: string, label: string, poPassword: string): Promise<void> {
+    checkSecret('Partition SO password', poPassword);
+    return this.serial(async () => {
+      const p = this.requirePartition(name);
+      if (p.roles) throw new LunaError(`Error: Partition '${name}' is already initialized.`, 0x101, 'CKR_USER_ALREADY_INITIALIZED');
+      const roles: PartitionRoles = { ...emptyRoles(), label, po: await hashSecret(poPassword) };
+      await this.journal.commit([{ c: C.partitions, id: name, v: { ...p, roles } }]);
+    });
+  }
+
+  /**
+   * Checks a role's password. A failure counts toward that role's lockout: ten Partition SO failures in a row
+   * zeroize the partition (its objects are destroyed, roles cleared), ten Crypto Officer or Crypto User failures
+   * lock that role (a CO lockout locks the CU too) until the PO (for the CO) or the CO (for the CU) sets it again.
+   */
+  async checkRole(name: string, role: Role, password: string): Promise<RoleCheck> {
+    return this.serial(async () => {
+      const p = this.partition(name);
+      if (!p?.roles) return 'not-initialized';
+      const r = p.roles;
+      if (!r[role]) return 'not-initialized';
+      if (r.locked[role] || (role === 'cu' && r.locked.co)) return 'locked';
+      if (await verifySecret(password, r[role])) {
+        if (r.failed[role]) await this.journal.commit([{ c: C.partitions, id: name, v: { ...p, roles: { ...r, failed: { ...r.failed, [role]: 0 } } } }]);
+        return 'ok';
+      }
+      const failed = r.failed[role] + 1;
+      if (failed >= MAX_FAILED_ROLE_LOGINS && role === 'po') {
+        await this.journal.commit([{ c: C.partitions, id: name, v: { ...p, roles: undefined } }]);
+        // Links using the partition end before its token is erased and made again, empty.
+        this.emit('partition-zeroized', name);
+        await this.tokens.remove([name]);
+        await this.tokens.create(name);
+        return 'zeroized';
+      }
+      const locked = failed >= MAX_FAILED_ROLE_LOGINS ? { ...r.locked, [role]: true } : r.locked;
+      await this.journal.commit([{ c: C.partitions, id: name, v: { ...p, roles: { ...r, failed: { ...r.failed, [role]: failed }, locked } } }]);
+      return failed >= MAX_FAILED_ROLE_LOGINS ? 'locked' : 'wrong';
+    });
+  }
+
+  /** Whether password is this role's, without counting a failure (to tell a CU login from a CO one). */
+  async isRolePassword(name: string, role: Role, password: string): Promise<boolean> {
+    const hash = this.partition(name)?.roles?.[role];
+    return !!hash && (await verifySecret(password, hash));
+  }
+
+  /** `role init -name co` (by the PO) or `-name cu` (by the CO); also the reset of a locked role. */
+  async initRole(name: string, role: 'co' | 'cu', password: string): Promise<void> {
+    checkSecret(role === 'co' ? 'Crypto Officer password' : 'Crypto User password', password);
+    return this.serial(async () => {
+      const p = this.requirePartition(name);
+      if (!p.roles) throw new LunaError(`Error: Partition '${name}' is not initialized.`);
+      const r = p.roles;
+      // A login with CKU_USER tells the CU from the CO by the password: they must differ.
+      const other = role === 'co' ? r.cu : r.co;
+      if (other && (await verifySecret(password, other))) throw new LunaError('Error: The Crypto Officer and Crypto User passwords must differ.');
+      const roles: PartitionRoles = { ...r, [role]: await hashSecret(password), failed: { ...r.failed, [role]: 0 }, locked: { ...r.locked, [role]: false } };
+      await this.journal.commit([{ c: C.partitions, id: name, v: { ...p, roles } }]);
+    });
+  }
+
+  /** `role changepw`: a logged-in role replaces its own password. */
+  async changeRolePassword(name: string, role: Role, current: string, next: string): Promise<boolean> {
+    checkSecret('new password', next);
+    return this.serial(async () => {
+      const p = this.requirePartition(name);
+      if (!p.roles?.[role] || !(await verifySecret(current, p.roles[role]))) return false;
+      await this.journal.commit([{ c: C.partitions, id: name, v: { ...p, roles: { ...p.roles, [role]: await hashSecret(next) } } }]);
+      return true;
     });
   }
 

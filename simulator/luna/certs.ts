@@ -24,7 +24,8 @@ export function ensureServerCert(dir: string, ip: string): { certPem: string; ke
       '-subj', `/C=CA/ST=Ontario/L=Ottawa/O=Chrysalis-ITS/CN=${ip}`,
       '-addext', `subjectAltName=${sans}`,
       '-addext', 'basicConstraints=critical,CA:FALSE',
-      '-addext', 'extendedKeyUsage=serverAuth',
+      // clientAuth too: the appliance presents it to its HA peers on the clone link (replication.ts).
+      '-addext', 'extendedKeyUsage=serverAuth,clientAuth',
     ]);
     writeFileAtomic(certFile, pem, 0o644);
   }

@@ -1,5 +1,7 @@
 import { ChildProcess, fork } from 'child_process';
+import * as path from 'path';
 import { LunaApplianceOptions } from './index';
+import { compiledEntry } from '../compiled';
 
 /** The handle of an appliance running in a child process (no in-process `appliance` object). */
 export interface ForkedLunaHandle {
@@ -17,13 +19,10 @@ type ChildMessage = { ready: { sshPort: number; ntlsPort: number; serverCertPem:
  * one token folder only, so a simulator that already serves Managed HSMs from its own folder starts each
  * Dedicated HSM's appliance this way. The child ends when close() is called or when this process exits.
  */
-export function forkLunaAppliance(o: Omit<LunaApplianceOptions, 'logger'> & { logger?: LunaApplianceOptions['logger'] }): Promise<ForkedLunaHandle> {
+export async function forkLunaAppliance(o: Omit<LunaApplianceOptions, 'logger'> & { logger?: LunaApplianceOptions['logger'] }): Promise<ForkedLunaHandle> {
   const { logger, ...opts } = o;
-  const isTs = __filename.endsWith('.ts');
-  const child: ChildProcess = fork(require.resolve(isTs ? './child.ts' : './child.js'), [], {
-    execArgv: isTs ? ['--require', require.resolve('tsx/cjs')] : [],
-    stdio: ['ignore', 'ignore', 'inherit', 'ipc'],
-  });
+  // Precompiled: no TypeScript transform in the child (simulator/compiled.ts).
+  const child: ChildProcess = fork(await compiledEntry(path.join(__dirname, 'child.ts')), [], { stdio: ['ignore', 'ignore', 'inherit', 'ipc'] });
   const exitWithParent = () => child.kill('SIGTERM');
   process.once('exit', exitWithParent);
   return new Promise((resolve, reject) => {

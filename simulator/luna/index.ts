@@ -4,7 +4,9 @@ import { Logger, silentLogger } from '../logger';
 import { Appliance } from './appliance';
 import { ensureHostKey, ensureServerCert, isIp } from './certs';
 import { NtlsServer } from './ntls';
+import { Replicator } from './replication';
 import { LunaSshServer } from './ssh-server';
+import { LUNA_SSH_POLICY, SshPolicy } from './ssh-policy';
 
 export interface LunaApplianceOptions {
   /** This appliance's own folder (0700): state journal, token folder, host key, server certificate. */
@@ -20,6 +22,10 @@ export interface LunaApplianceOptions {
   /** Shown in the LunaSH prompt and `network show`; default local_host, as on a fresh appliance. */
   hostname?: string;
   logger?: Logger;
+  /** SSH hardening (ssh-policy.ts); default Luna's documented values. Tests shorten the deadlines. */
+  sshPolicy?: Partial<SshPolicy>;
+  /** The clock of lockouts; default Date.now. Tests move it instead of waiting. */
+  now?: () => number;
 }
 
 export interface LunaApplianceHandle {
@@ -29,6 +35,8 @@ export interface LunaApplianceHandle {
   serverCertPem: string;
   /** The appliance's own state (HSM, partitions, clients), for the ARM plane (e.g. "zeroized before delete?"). */
   appliance: Appliance;
+  /** The SSH face, for its counters. */
+  ssh: LunaSshServer;
   close(): Promise<void>;
 }
 
@@ -48,8 +56,9 @@ export async function startLunaAppliance(o: LunaApplianceOptions): Promise<LunaA
   const hostKey = ensureHostKey(path.join(o.stateDir, 'ssh'));
   const identity = ensureServerCert(path.join(o.stateDir, 'server'), o.ip);
   const appliance = await Appliance.open(o.stateDir, o.ip, o.hostname ?? 'local_host');
-  const ssh = new LunaSshServer(appliance, hostKey, identity.certPem, logger);
-  const ntls = new NtlsServer(appliance, identity, logger);
+  const replicator = new Replicator(appliance, identity, logger);
+  const ssh = new LunaSshServer(appliance, hostKey, identity.certPem, logger, { ...LUNA_SSH_POLICY, ...o.sshPolicy }, o.now, replicator);
+  const ntls = new NtlsServer(appliance, identity, logger, replicator);
   let sshPort: number;
   let ntlsPort: number;
   try {
@@ -62,14 +71,17 @@ export async function startLunaAppliance(o: LunaApplianceOptions): Promise<LunaA
     throw err;
   }
   logger.info(`luna appliance ${o.ip}: ssh on ${host}:${sshPort}, ntls on ${host}:${ntlsPort}`);
+  replicator.start();
   let closing: Promise<void> | undefined;
   return {
     sshPort,
     ntlsPort,
     serverCertPem: identity.certPem,
     appliance,
+    ssh,
     close: () =>
       (closing ??= (async () => {
+        await replicator.close();
         await ntls.close();
         await ssh.close();
         await appliance.close();

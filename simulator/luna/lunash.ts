@@ -1,6 +1,10 @@
 import { utils as sshUtils } from 'ssh2';
 import { Appliance, DEFAULT_PARTITION_BYTES, NAME_RULES, POLICIES, SO_LOGIN_ATTEMPTS, checkName } from './appliance';
 import { LunaError, SUCCESS_LINE, hsmErrors, resultLine, shown } from './errors';
+import { isIp, parseCertificate } from './certs';
+import { ReplicationError } from './replication';
+import { MAX_FAILED_ROLE_LOGINS } from './partition-roles';
+import type { Replicator } from './replication';
 
 /** Longest command line LunaSH accepts; longer ones are refused whole and the session goes on. */
 export const MAX_LINE = 4096;
@@ -38,6 +42,7 @@ interface CommandSpec {
 
 interface Ctx {
   appliance: Appliance;
+  replicator?: Replicator;
   session: ShellSession;
   io: ShellIo;
   out(line?: string): void;
@@ -262,11 +267,16 @@ const COMMANDS: CommandSpec[] = [
         out(`${pad('Partition SN:', 40)}${p.serial}`);
         out(`${pad('Partition Name:', 40)}${p.name}`);
         out(`${pad('Partition Label:', 40)}${p.name}`);
+        const r = p.roles;
+        out(`${pad('Partition Initialized:', 40)}${r ? `yes (label ${r.label ?? p.name})` : 'no'}`);
         out(`${pad('Partition SO PIN To Be Changed:', 40)}no`);
         out(`${pad('Partition SO Zeroized:', 40)}no`);
-        out(`${pad('Partition SO Login Attempts Left:', 40)}10`);
-        out(`${pad('Crypto Officer PIN To Be Changed:', 40)}no`);
-        out(`${pad('Crypto Officer Locked Out:', 40)}no`);
+        out(`${pad('Partition SO Login Attempts Left:', 40)}${r?.po ? MAX_FAILED_ROLE_LOGINS - r.failed.po : 'PO not initialized'}`);
+        out(`${pad('Crypto Officer Initialized:', 40)}${r?.co ? 'yes' : 'no'}`);
+        out(`${pad('Crypto Officer Locked Out:', 40)}${r?.locked.co ? 'yes' : 'no'}`);
+        out(`${pad('Crypto Officer Login Attempts Left:', 40)}${r?.co ? MAX_FAILED_ROLE_LOGINS - r.failed.co : 'CO not initialized'}`);
+        out(`${pad('Crypto User Initialized:', 40)}${r?.cu ? 'yes' : 'no'}`);
+        out(`${pad('Crypto User Locked Out:', 40)}${r?.locked.cu || r?.locked.co ? 'yes' : 'no'}`);
         out(`${pad('Partition Object Count:', 40)}${objects}`);
         out(`${pad('Partition Storage Information (Bytes):', 40)}Total=${p.sizeBytes}, Used=${used}, Free=${p.sizeBytes - used}`);
         out(`${pad('Partition Created:', 40)}${p.createdAt}`);
@@ -306,6 +316,81 @@ const COMMANDS: CommandSpec[] = [
       await ctx.appliance.deletePartition(name);
       ctx.out();
       ctx.out("'partition delete' successful.");
+    },
+  },
+  {
+    path: ['partition', 'replication', 'add'],
+    summary: '(simulator) replicate a partition with the same partition on a peer appliance of the cloning domain (HA)',
+    options: [{ name: 'partition', aliases: ['p', 'par'] }, { name: 'peer', aliases: ['ip'] }, { name: 'port' }, { name: 'certificate', aliases: ['cert'] }],
+    async run(ctx, o) {
+      const name = need(o, 'partition', 'partition replication add');
+      const peer = need(o, 'peer', 'partition replication add');
+      if (!isIp(peer)) throw new LunaError(`Error: Invalid value '${shown(peer)}' for -peer: not an IP address.`);
+      const port = typeof o.port === 'string' ? int(o.port, '-port') : 1792;
+      if (port < 1 || port > 65535) throw new LunaError(`Error: Invalid value ${port} for -port: must be 1 to 65535.`);
+      const certName = need(o, 'certificate', 'partition replication add');
+      ctx.appliance.requirePartition(name);
+      requireLogin(ctx, 'partition replication add');
+      const file = ctx.appliance.file(certName);
+      if (!file) throw new LunaError(`Error: No file named '${shown(certName)}'. Copy the peer's server.pem with scp first.`);
+      const certPem = Buffer.from(file.data, 'base64').toString('utf8');
+      try {
+        parseCertificate(certPem);
+      } catch (err) {
+        throw new LunaError(`Error: '${shown(certName)}' is not a certificate: ${(err as Error).message}.`);
+      }
+      if (!ctx.replicator) throw new LunaError('Error: Replication is not available on this appliance.');
+      try {
+        const r = await ctx.replicator.addPeer(name, { ip: peer, port, certPem });
+        ctx.out();
+        ctx.out(
+          {
+            pending: `Peer ${peer}:${port} recorded; it does not answer for this appliance yet (add this appliance on the peer too).`,
+            'cloned-to-peer': `Partition '${name}' cloned to ${peer}:${port}; replication is on.`,
+            'cloned-from-peer': `Partition '${name}' cloned from ${peer}:${port}; replication is on.`,
+            'in-sync': `Partition '${name}' and ${peer}:${port} hold the same partition; replication is on.`,
+          }[r.state],
+        );
+      } catch (err) {
+        if (err instanceof ReplicationError) {
+          if (err.code === 'CLONING_DOMAIN_MISMATCH') throw new LunaError(`Error: Refused: ${err.message}. HA members must share the cloning domain.`);
+          throw new LunaError(`Error: ${err.message}.`);
+        }
+        throw err;
+      }
+    },
+  },
+  {
+    path: ['partition', 'replication', 'show'],
+    summary: '(simulator) show the peers a partition is replicated with',
+    options: [{ name: 'partition', aliases: ['p', 'par'] }],
+    async run(ctx, o) {
+      const name = need(o, 'partition', 'partition replication show');
+      ctx.appliance.requirePartition(name);
+      const r = ctx.appliance.replica(name);
+      ctx.out();
+      ctx.out(`${pad('Partition Name:', 22)}${name}`);
+      ctx.out(`${pad('Replicated Objects:', 22)}${r ? r.known.length : 0}`);
+      if (!r) ctx.out('   Not replicated.');
+      for (const p of r?.peers ?? []) ctx.out(`   Peer: ${p.ip}:${p.port}   Certificate: ${p.fingerprint}`);
+    },
+  },
+  {
+    path: ['partition', 'replication', 'delete'],
+    summary: '(simulator) stop replicating a partition with a peer',
+    options: [{ name: 'partition', aliases: ['p', 'par'] }, { name: 'peer', aliases: ['ip'] }, { name: 'port' }, FORCE],
+    async run(ctx, o) {
+      const name = need(o, 'partition', 'partition replication delete');
+      const peer = need(o, 'peer', 'partition replication delete');
+      const port = typeof o.port === 'string' ? int(o.port, '-port') : 1792;
+      requireLogin(ctx, 'partition replication delete');
+      if (!ctx.replicator) throw new LunaError('Error: Replication is not available on this appliance.');
+      try {
+        await ctx.replicator.removePeer(name, peer, port);
+      } catch (err) {
+        throw new LunaError(`Error: ${(err as Error).message}.`);
+      }
+      ctx.out("'partition replication delete' successful.");
     },
   },
   {
@@ -570,8 +655,8 @@ function parseOptions(spec: CommandSpec, args: string[]): Opts {
  * Runs one LunaSH command line and writes its output and `Command Result` line. Every failure becomes a
  * Luna-style error; nothing here ends the session except `exit`.
  */
-export async function runLine(line: string, appliance: Appliance, session: ShellSession, io: ShellIo): Promise<{ code: number; exit: boolean }> {
-  const ctx: Ctx = { appliance, session, io, out: (l = '') => io.write(`${l}\n`) };
+export async function runLine(line: string, appliance: Appliance, session: ShellSession, io: ShellIo, replicator?: Replicator): Promise<{ code: number; exit: boolean }> {
+  const ctx: Ctx = { appliance, replicator, session, io, out: (l = '') => io.write(`${l}\n`) };
   let words: string[];
   try {
     if (line.length > MAX_LINE) throw new LunaError(`Error: The command line is too long (more than ${MAX_LINE} characters).`);

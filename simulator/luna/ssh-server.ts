@@ -1,3 +1,4 @@
+import * as net from 'net';
 import { timingSafeEqual } from 'crypto';
 import { AuthContext, Connection, Server, ServerChannel, Session, utils as sshUtils } from 'ssh2';
 import { ADMIN_USER, Appliance } from './appliance';
@@ -6,11 +7,16 @@ import { LineInput } from './line-input';
 import { MAX_LINE, SOFTWARE_VERSION, ShellIo, ShellSession, runLine, tokenize } from './lunash';
 import { runScp, serveSftp } from './transfer';
 import { Logger } from '../logger';
+import { LUNA_SSH_POLICY, SshPolicy } from './ssh-policy';
+import type { Replicator } from './replication';
 
 const BANNER = `Luna Network HSM Command Line Shell v${SOFTWARE_VERSION}. Copyright (c) 2018 SafeNet. All rights reserved.`;
-/** Sessions (shell, exec, sftp) open at once on one connection, and connections at once. */
-const MAX_CHANNELS = 10;
-const MAX_CONNECTIONS = 64;
+
+/** A TCP connection until it logs in: kept in arrival order, dropped at the login deadline. */
+interface Pending {
+  socket: net.Socket;
+  timer: NodeJS.Timeout;
+}
 
 /**
  * The appliance's SSH face: tenantadmin with a password (the factory one until the forced change at first
@@ -20,30 +26,73 @@ const MAX_CONNECTIONS = 64;
  */
 export class LunaSshServer {
   private readonly server: Server;
+  /** TCP in front of ssh2: connections are counted and timed from the first byte, before any SSH exchange. */
+  private readonly tcp: net.Server;
   private readonly connections = new Set<Connection>();
+  /** Connections not logged in yet, oldest first, by remote address:port. */
+  private readonly pending = new Map<string, Pending>();
+  private authenticated = 0;
 
   constructor(
     private readonly appliance: Appliance,
     hostKey: string,
     private readonly serverCertPem: string,
     private readonly logger: Logger,
+    private readonly policy: SshPolicy = LUNA_SSH_POLICY,
+    private readonly now: () => number = Date.now,
+    private readonly replicator?: Replicator,
   ) {
-    this.server = new Server({ hostKeys: [hostKey], ident: 'OpenSSH_8.0' }, (conn) => this.onConnection(conn));
+    this.server = new Server({ hostKeys: [hostKey], ident: 'OpenSSH_8.0' }, (conn, info) => this.onConnection(conn, `${info.ip}:${info.port}`));
     this.server.on('error', (err: Error) => this.logger.error(`luna ssh: ${err.message}`));
+    this.tcp = net.createServer((socket) => this.onSocket(socket));
   }
 
   listen(port: number, host: string): Promise<number> {
     return new Promise((resolve, reject) => {
-      this.server.once('error', reject);
-      this.server.listen(port, host, () => resolve((this.server.address() as { port: number }).port));
+      this.tcp.once('error', reject);
+      this.tcp.listen(port, host, () => resolve((this.tcp.address() as net.AddressInfo).port));
     });
   }
 
-  private onConnection(conn: Connection): void {
-    if (this.connections.size >= MAX_CONNECTIONS) {
-      conn.end();
-      return;
+  /** Connections waiting to log in (for tests and status). */
+  get unauthenticatedCount(): number {
+    return this.pending.size;
+  }
+
+  private onSocket(socket: net.Socket): void {
+    socket.on('error', () => undefined);
+    // SSH is request and answer in small packets: Nagle's wait for an ACK would add tens of ms to each.
+    socket.setNoDelay(true);
+    const key = `${socket.remoteAddress}:${socket.remotePort}`;
+    if (this.pending.size >= this.policy.maxUnauthenticated) {
+      // Full: the oldest connection that has not logged in gives way, so a flood cannot lock an administrator out.
+      const [oldestKey, oldest] = this.pending.entries().next().value as [string, Pending];
+      this.drop(oldestKey, oldest);
+      this.logger.info(`luna ssh: ${this.policy.maxUnauthenticated} connections waiting to log in; dropped the oldest (${oldestKey})`);
     }
+    const timer = setTimeout(() => {
+      const p = this.pending.get(key);
+      if (p) this.drop(key, p);
+    }, this.policy.loginGraceMs);
+    timer.unref();
+    this.pending.set(key, { socket, timer });
+    socket.once('close', () => {
+      const p = this.pending.get(key);
+      if (p?.socket === socket) {
+        clearTimeout(p.timer);
+        this.pending.delete(key);
+      }
+    });
+    this.server.injectSocket(socket);
+  }
+
+  private drop(key: string, p: Pending): void {
+    clearTimeout(p.timer);
+    this.pending.delete(key);
+    p.socket.destroy();
+  }
+
+  private onConnection(conn: Connection, key: string): void {
     this.connections.add(conn);
     conn.on('close', () => this.connections.delete(conn));
     conn.on('error', () => undefined);
@@ -56,7 +105,7 @@ export class LunaSshServer {
             byPassword = ctx.method === 'password';
             ctx.accept();
           } else {
-            if (ctx.method !== 'none' && ++failures >= 6) conn.end();
+            if (ctx.method !== 'none' && ++failures >= this.policy.maxAuthTriesPerConnection) conn.end();
             else ctx.reject(['password', 'publickey']);
           }
         },
@@ -66,12 +115,23 @@ export class LunaSshServer {
     // `hsm login` lasts for the connection: its shell and exec channels share it.
     const loginState: ShellSession = { hsmLoggedIn: false };
     conn.on('ready', () => {
+      const p = this.pending.get(key);
+      if (p) {
+        clearTimeout(p.timer);
+        this.pending.delete(key);
+      }
+      if (this.authenticated >= this.policy.maxAuthenticated) {
+        conn.end();
+        return;
+      }
+      this.authenticated++;
+      conn.once('close', () => this.authenticated--);
       let channels = 0;
       conn.on('session', (acceptSession) => {
         const session = acceptSession();
         channels++;
         session.once('close', () => channels--);
-        if (channels > MAX_CHANNELS) conn.end();
+        if (channels > this.policy.maxChannelsPerConnection) conn.end();
         else this.onSession(session, () => byPassword, loginState);
       });
     });
@@ -79,7 +139,17 @@ export class LunaSshServer {
 
   private async authenticate(ctx: AuthContext): Promise<boolean> {
     if (ctx.username !== ADMIN_USER) return false;
-    if (ctx.method === 'password') return this.appliance.verifyAdminPassword(ctx.password);
+    // A locked account refuses every method, the right password included, until the lockout ends.
+    if (ctx.method !== 'none' && this.appliance.adminLockedUntil(this.now()) !== undefined) return false;
+    if (ctx.method === 'password') {
+      const ok = await this.appliance.verifyAdminPassword(ctx.password);
+      if (ok) await this.appliance.clearAdminLoginFailures();
+      else {
+        await this.appliance.recordAdminLoginFailure(this.now(), this.policy);
+        if (this.appliance.adminLockedUntil(this.now()) !== undefined) this.logger.info(`luna ssh: ${ADMIN_USER} locked for ${this.policy.lockoutMs / 1000} s after ${this.policy.maxFailedAttempts} failed logins`);
+      }
+      return ok;
+    }
     if (ctx.method !== 'publickey') return false;
     for (const k of this.appliance.admin().publicKeys) {
       const parsed = sshUtils.parseKey(k.key);
@@ -174,10 +244,10 @@ export class LunaSshServer {
       const e = await input.next();
       if (e === null) break;
       if ('tooLong' in e) {
-        await runLine('x'.repeat(MAX_LINE + 1), this.appliance, session, io);
+        await runLine('x'.repeat(MAX_LINE + 1), this.appliance, session, io, this.replicator);
         continue;
       }
-      const { exit } = await runLine(e.line, this.appliance, session, io);
+      const { exit } = await runLine(e.line, this.appliance, session, io, this.replicator);
       if (exit) break;
     }
     io.write('\n');
@@ -223,12 +293,13 @@ export class LunaSshServer {
     }
     if (words[0] === 'scp') return runScp(words.slice(1), channel, this.appliance, this.serverCertPem);
     const input = this.input(channel, false);
-    const { code } = await runLine(command, this.appliance, session, this.io(channel, input, false));
+    const { code } = await runLine(command, this.appliance, session, this.io(channel, input, false), this.replicator);
     return code === 0 ? 0 : 1;
   }
 
   async close(): Promise<void> {
     for (const c of this.connections) c.end();
-    await new Promise<void>((r) => this.server.close(() => r()));
+    for (const [key, p] of this.pending) this.drop(key, p);
+    await new Promise<void>((r) => this.tcp.close(() => r()));
   }
 }

@@ -4,6 +4,8 @@ import { execFileSync } from 'child_process';
 import * as pkcs11js from 'pkcs11js';
 import { Pkcs11Module } from '../pkcs11/module';
 import { Token } from '../pkcs11/token';
+import { writePrivateFile } from '../fsutil';
+import { TokenFiles } from './token-files';
 
 /** One object of a partition as the NTLS `list` and `partition showContents` show it. */
 export interface PartitionObject {
@@ -26,6 +28,16 @@ export class PartitionTokens {
 
   constructor(private readonly folder: string) {
     this.module = Pkcs11Module.open(folder);
+  }
+
+  /** The SoftHSM2 token folder (tokens/<uuid>/ per token). */
+  get tokensDir(): string {
+    return path.join(this.folder, 'tokens');
+  }
+
+  /** The serial number SoftHSM2 gave the partition's token: the same on both members of a cloned pair. */
+  async serialOf(label: string): Promise<string> {
+    return this.use(label, (token, module) => module.lib.C_GetTokenInfo(token.slot).serialNumber.trim());
   }
 
   get conf(): string {
@@ -68,6 +80,27 @@ export class PartitionTokens {
     const present = new Set(this.labels());
     const doomed = labels.filter((l) => present.has(l));
     if (doomed.length === 0) return;
+    await this.withClosed(() => {
+      for (const label of doomed) {
+        execFileSync('softhsm2-util', ['--delete-token', '--token', label], {
+          env: { ...process.env, SOFTHSM2_CONF: this.conf },
+          stdio: ['ignore', 'pipe', 'pipe'],
+        });
+        fs.rmSync(path.join(this.folder, 'pins', `${label}.json`), { force: true });
+      }
+    });
+  }
+
+  /** Replaces a token's files and PINs with a clone's, the library closed meanwhile (replication.ts). */
+  async replaceToken(label: string, files: Record<string, string>, pins: { user: string; so: string }): Promise<void> {
+    await this.withClosed(() => {
+      new TokenFiles(path.join(this.folder, 'tokens')).replace(label, files);
+      writePrivateFile(path.join(this.folder, 'pins', `${label}.json`), JSON.stringify(pins));
+    });
+  }
+
+  /** Runs fn with the library closed, once every use in flight has ended; uses wait until it is open again. */
+  private async withClosed(fn: () => void): Promise<void> {
     const prev = this.gate;
     let release!: () => void;
     const mine = new Promise<void>((r) => (release = r));
@@ -77,19 +110,18 @@ export class PartitionTokens {
     try {
       this.module.close();
       try {
-        for (const label of doomed) {
-          execFileSync('softhsm2-util', ['--delete-token', '--token', label], {
-            env: { ...process.env, SOFTHSM2_CONF: this.conf },
-            stdio: ['ignore', 'pipe', 'pipe'],
-          });
-          fs.rmSync(path.join(this.folder, 'pins', `${label}.json`), { force: true });
-        }
+        fn();
       } finally {
         this.module = Pkcs11Module.open(this.folder);
       }
     } finally {
       release();
     }
+  }
+
+  /** The token's own SO and user PINs (random, made with the token); only the appliance reads them. */
+  pins(label: string): { user: string; so: string } {
+    return JSON.parse(fs.readFileSync(path.join(this.folder, 'pins', `${label}.json`), 'utf8'));
   }
 
   /** Every object of the token, read through a session of its own (attributes only, never values). */

@@ -128,12 +128,22 @@ export class Pkcs11Module {
 }
 
 /**
+ * Whether process.env is Node's own (whose assignments reach the C environment), which spares the worker
+ * thread below (tens of ms). jest hands each test file a look-alike copy that even turns values into strings,
+ * so nothing short of its own marker tells them apart: in a jest worker the worker thread is always used.
+ */
+function isRealEnv(): boolean {
+  return process.env.JEST_WORKER_ID === undefined;
+}
+
+/**
  * Sets a variable in the process's real environment, where SoftHSM2's getenv() reads it. Plain assignment to
  * process.env does that in Node, but test runners (jest) hand modules a copy of process.env; a worker thread
  * sharing the environment (SHARE_ENV) writes to the real one in every case. The caller blocks until it has.
  */
-function setRealEnv(name: string, value: string): void {
+export function setRealEnv(name: string, value: string): void {
   process.env[name] = value;
+  if (isRealEnv()) return;
   const done = new Int32Array(new SharedArrayBuffer(4));
   const w = new Worker(
     `const { workerData: d } = require('worker_threads'); process.env[d.name] = d.value; Atomics.store(d.done, 0, 1); Atomics.notify(d.done, 0);`,

@@ -58,14 +58,15 @@ describe('hsmctl dry-run of the example environment', () => {
     expect(statSync(join(state, 'ceremonies', 'hsm-example-luna', 'luna', 'clients', 'hsm-example-ctm', 'hsm-example-ctmKey.pem')).mode & 0o777).toBe(0o600);
   });
 
-  test('imports a Luna-generated key by BYOK and runs both firewall scenarios', () => {
+  test('imports a CipherTrust key (Luna root of trust) by BYOK and runs both firewall scenarios over PKCS#11', () => {
     const byok = first.report.steps.find((s: { name: string }) => s.name.startsWith('BYOK'));
     expect(byok.details).toMatchObject({ kek: expect.stringMatching(/\/keys\/byok-kek\/[0-9a-f]{32}$/), imported: expect.stringMatching(/\/keys\/byok-imported\//), partition: 'ctm_part' });
     const file = JSON.parse(require('fs').readFileSync(byok.details.byokFile, 'utf8'));
     expect(file).toMatchObject({ schema_version: '1.0.0', header: { kid: byok.details.kek, alg: 'dir', enc: 'CKM_RSA_AES_KEY_WRAP' } });
     const scenarios = first.report.steps.find((s: { name: string }) => s.name.startsWith('firewall scenarios'));
     expect(scenarios.details.panos).toMatchObject({ firewall: 'vsrx-1', partition: 'fw_part', wrappingKeys: 2 });
-    expect(scenarios.details.vsrx).toMatchObject({ vm: 'vsrx-1', key: expect.stringMatching(/^mek-binding-[0-9a-f-]{36}$/), secondKeyRefused: true });
+    // The second create was sent: the HSM's own answer is reported (soft delete keeps the name: 409).
+    expect(scenarios.details.vsrx).toMatchObject({ vm: 'vsrx-1', key: expect.stringMatching(/^mek-binding-[0-9a-f-]{36}$/), secondKeyRefused: true, hsmAnswer: { status: 409, code: 'Conflict' } });
   });
 
   test('reads back the audit trail of the ceremonies it ran from the insights-logs-auditevent container', () => {

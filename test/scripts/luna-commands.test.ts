@@ -1,8 +1,7 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import { LunaApplianceHandle, startLunaAppliance } from '../../simulator/luna';
-import { NtlsClient } from '../../simulator/luna/ntls-client';
-import { run, ssh, tempDir } from '../simulator/luna/helpers';
+import { pkcs11Tool, run, ssh, tempDir } from '../simulator/luna/helpers';
 
 const ROOT = path.resolve(__dirname, '..', '..');
 const HSMCTL = path.join(ROOT, 'scripts', 'hsmctl.js');
@@ -47,6 +46,21 @@ describe('hsmctl luna', () => {
     expect(reg.code).toBe(2);
     expect(reg.stderr).toContain('--ip must be an IP address');
     expect(h.appliance.admin().mustChange).toBe(true);
+  });
+
+  test('luna connect, partition-init and ha create refuse bad flags (exit 2) before touching anything', async () => {
+    const noBundle = await hsmctl('luna', 'connect');
+    expect(noBundle.code).toBe(2);
+    expect(noBundle.stderr).toContain('--bundle DIR is required');
+    const missing = await hsmctl('luna', 'connect', '--bundle', 'no-such-dir');
+    expect(missing.code).toBe(2);
+    expect(missing.stderr).toContain('no bundle.json there');
+    const label = await hsmctl('luna', 'partition-init', '--bundle', 'b', '--label', 'bad label', '--po-password-env', 'SO_PW', '--co-password-env', 'SO_PW');
+    expect(label.code).toBe(2);
+    expect(label.stderr).toContain('--label must be');
+    const one = await hsmctl('luna', 'ha', 'create', '--label', 'g', '--partition', 'p', '--member', '10.0.0.1', '--password-env', 'TA_PW', '--so-password-env', 'SO_PW');
+    expect(one.code).toBe(2);
+    expect(one.stderr).toContain('--member must name two or more appliances');
   });
 
   test('luna init: first login, hsm init, FIPS, partitions; a second run changes nothing', async () => {
@@ -94,7 +108,7 @@ describe('hsmctl luna', () => {
     const out = path.join(dir, 'bundle');
     expect(fs.statSync(out).mode & 0o777).toBe(0o700);
     const files = fs.readdirSync(out).sort();
-    expect(files).toEqual(['bundle.json', 'cm1.pem', 'cm1Key.pem', 'server.pem']);
+    expect(files).toEqual(['bundle.json', 'cm1.pem', 'cm1Key.pem', 'luna-env.sh', 'luna.module', 'server.pem']);
     for (const f of files) expect(fs.statSync(path.join(out, f)).mode & 0o777).toBe(0o600);
     const bundle = JSON.parse(fs.readFileSync(path.join(out, 'bundle.json'), 'utf8'));
     const part = h.appliance.partition('luna_part')!;
@@ -105,16 +119,18 @@ describe('hsmctl luna', () => {
     expect(fs.readFileSync(path.join(out, 'server.pem'), 'utf8')).toBe(h.serverCertPem);
     expect(fs.readFileSync(path.join(out, 'cm1.pem'), 'utf8')).toBe(c.certPem);
 
-    // The bundle works as a client would use it.
-    const ntls = await NtlsClient.connect({
-      host: '127.0.0.1',
-      port: h.ntlsPort,
-      serverCertPem: fs.readFileSync(path.join(out, 'server.pem'), 'utf8'),
-      clientCertPem: fs.readFileSync(path.join(out, 'cm1.pem'), 'utf8'),
-      clientKeyPem: fs.readFileSync(path.join(out, 'cm1Key.pem'), 'utf8'),
-    });
-    expect((await ntls.request<{ partitions: Array<{ name: string }> }>('hello')).partitions.map((p) => p.name)).toEqual(['luna_part']);
-    ntls.close();
+    // The bundle works as a client would use it: pkcs11-tool through p11-kit over NTLS sees the partition.
+    const listed = await pkcs11Tool(out, ['-L']);
+    expect(listed.code).toBe(0);
+    expect(listed.stdout).toMatch(/token label\s+:\s+luna_part\b/);
+    expect(listed.stdout).not.toMatch(/token label\s+:\s+p2\b/);
+    const connect = await hsmctl('luna', 'connect', '--bundle', out, '--json');
+    expect(connect.code).toBe(0);
+    expect(JSON.parse(connect.stdout)).toMatchObject({ token: 'luna_part', env: { P11_KIT_SERVER_ADDRESS: expect.stringMatching(/^\|.*ntls-tunnel.*\.js /) } });
+    // The README's `eval "$(hsmctl luna connect --bundle DIR --env)"`, then pkcs11-tool with only that environment.
+    const evaluated = await run('bash', ['-c', `eval "$(node ${HSMCTL} luna connect --bundle ${out} --env)" && pkcs11-tool --module /usr/lib/x86_64-linux-gnu/pkcs11/p11-kit-client.so -L`], { cwd: dir });
+    expect(evaluated.code).toBe(0);
+    expect(evaluated.stdout).toMatch(/token label\s+:\s+luna_part\b/);
 
     const stamp = files.map((f) => fs.statSync(path.join(out, f)).mtimeMs);
     const again = await hsmctl(...regArgs('10.0.1.5'));

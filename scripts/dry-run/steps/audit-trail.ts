@@ -15,12 +15,9 @@ export function auditTrailStep(ctx: DryRunContext): Step {
   const runStarted = new Date(Date.now() - 1000);
   return {
     name: 'read the audit trail',
-    async run({ say }) {
+    async run({ say, skip }) {
       const hsms = ctx.estate!.managedHsms.map((m) => m.name.toLowerCase());
-      if (hsms.length === 0) {
-        say('no Managed HSM in this environment: no AuditEvent logs to read');
-        return { records: 0 };
-      }
+      if (hsms.length === 0) return skip('no Managed HSM: no AuditEvent logs to read');
       const storage = await ctx.azurite!.containerSas(AUDIT_CONTAINER, { permissions: 'racwl' });
       await deliverSimulatorAudit(ctx.simulatorDir, { containerUrl: storage.containerUri, sas: storage.sas });
       const { events, blobs } = await readAuditEvents(new ContainerClient(`${storage.containerUri}?${storage.sas}`), { since: runStarted });

@@ -1,33 +1,38 @@
 import * as path from 'path';
-import { createHash, createPublicKey, verify as nodeVerify } from 'crypto';
+import { KeyObject, constants, createCipheriv, createHash, createPublicKey, generateKeyPairSync, publicEncrypt, randomBytes, verify as nodeVerify } from 'crypto';
 import { CryptographyClient } from '@azure/keyvault-keys';
+import { byokFileOf, ensureKek, importByok, samePublicKey } from '../../ceremonies/byok';
 import { writePrivateFile } from '../../../simulator/fsutil';
 import { Step } from '../step-runner';
 import { DryRunContext } from '../context';
 import { hsmClients, hsmUriOf, primaryManagedHsms } from '../hsm-clients';
-import { openPartition } from '../ntls-from-bundle';
-import type { LunaClient } from './luna';
+import { PartitionSession } from '../ntls-from-bundle';
+import { lunaSecrets } from '../luna-secrets';
+import { LunaClient, lunaDir } from './luna';
 
 const KEK = 'byok-kek';
 const IMPORTED = 'byok-imported';
+/** CipherTrust Manager's root-of-trust key pair in its Luna partition. */
+const ROOT_OF_TRUST = 'ctm-root-of-trust';
 
 /**
- * Step 7: Bring Your Own Key (seed 003) with a Luna partition standing in for the source HSM. A KEK (RSA-HSM,
- * key_ops import) in the Managed HSM; the target key generated in the partition; wrapped for the KEK as
- * CKM_RSA_AES_KEY_WRAP does it, composed inside the partition (an ephemeral AES key wrapped with RSA-OAEP
- * SHA-1 to the KEK, the target's PKCS#8 wrapped with AES-KWP under it); the .byok file written; imported;
- * and proven: the imported key signs what the partition's public key verifies.
+ * Step 7: Bring Your Own Key (seeds 001 and 003) as CipherTrust Manager does it with its Luna partition as root
+ * of trust. CipherTrust's keystore key is sealed by an RSA key pair that lives in the partition (RSA-OAEP
+ * inside the partition, through PKCS#11 over NTLS with the CipherTrust client's bundle, logged in as the Crypto
+ * Officer); CipherTrust generates the target key, keeps it sealed under that keystore key, and wraps it for the
+ * Managed HSM's KEK (RSA-HSM, key_ops import) with CKM_RSA_AES_KEY_WRAP; the .byok file is written, imported,
+ * and proven: the imported key signs what the target's public key verifies.
+ *
+ * The wrap is CipherTrust's, not the partition's: p11-kit 0.24's RPC carries no AES key wrap (README of
+ * simulator/luna), so CKM_RSA_AES_KEY_WRAP cannot run inside a partition reached through p11-kit.
  */
 export function byokStep(ctx: DryRunContext): Step {
   return {
-    name: 'BYOK: a Luna-generated key into the Managed HSM',
-    async run({ say }) {
+    name: 'BYOK: a CipherTrust key (Luna partition as root of trust) into the Managed HSM',
+    async run({ say, skip }) {
       const hsm = primaryManagedHsms(ctx)[0];
       const source = ((ctx.facts.lunaClients ?? []) as LunaClient[]).find((c) => c.role === 'ciphertrust') ?? (ctx.facts.lunaClients as LunaClient[] | undefined)?.[0];
-      if (!hsm || !source) {
-        say(`skipped: ${!hsm ? 'no Managed HSM' : 'no Luna partition with a registered client to stand in for the source HSM'}`);
-        return { skipped: true };
-      }
+      if (!hsm || !source) return skip(!hsm ? 'no Managed HSM' : 'no Luna partition with a registered client to stand in for the source HSM');
       const { keys, keyClientOptions } = hsmClients(ctx, hsmUriOf(ctx, hsm.name));
       const existing = await keys.getKey(IMPORTED).catch(() => undefined);
       if (existing) {
@@ -36,45 +41,48 @@ export function byokStep(ctx: DryRunContext): Step {
         return { imported: existing.id, earlierRun: true };
       }
 
-      let kek = await keys.getKey(KEK).catch(() => undefined);
-      if (!kek) kek = await keys.createRsaKey(KEK, { hsm: true, keySize: 4096, keyOps: ['import'] });
-      if (kek.keyOperations?.length !== 1 || kek.keyOperations[0] !== 'import') throw new Error(`${KEK} must be an RSA-HSM key whose key_ops is only ["import"]; it has ${kek.keyOperations?.join(', ')}`);
-      const kekPem = createPublicKey({ key: { kty: 'RSA', n: Buffer.from(kek.key!.n!).toString('base64url'), e: Buffer.from(kek.key!.e!).toString('base64url') }, format: 'jwk' }).export({ type: 'spki', format: 'pem' }) as string;
+      // The KEK, the .byok file and the import are hsmctl byok's own (scripts/ceremonies/byok.ts).
+      const { kek } = await ensureKek(keys, KEK, 4096);
+      const kekPub = createPublicKey({ key: { kty: 'RSA', n: Buffer.from(kek.key!.n!).toString('base64url'), e: Buffer.from(kek.key!.e!).toString('base64url') }, format: 'jwk' });
       say(`KEK ${kek.id} (RSA-${Buffer.from(kek.key!.n!).length * 8}, key_ops import)`);
 
-      const { ntls, session, serial } = await openPartition(source);
-      let target: { id: string; publicKeyPem: string };
-      let ciphertext: Buffer;
+      // CipherTrust's keystore: its key sealed by the root-of-trust key pair in the Luna partition.
+      const dir = path.join(ctx.stateDir, 'ceremonies', hsm.name, 'byok');
+      const { co } = lunaSecrets(lunaDir(ctx, source.hsm));
+      const partition = await PartitionSession.open(source, co);
+      let target: { privateKey: KeyObject; publicKey: KeyObject };
       try {
-        target = await ntls.request('generate', { session, type: 'RSA', bits: 2048, label: `${IMPORTED}-source` });
-        const aes = await ntls.request<{ id: string }>('generate', { session, type: 'AES', bits: 256, label: 'byok-ephemeral' });
-        try {
-          const wrappedAes = await ntls.request<{ wrapped: string }>('wrap', { session, wrappingPublicKeyPem: kekPem, key: aes.id });
-          const wrappedTarget = await ntls.request<{ wrapped: string }>('wrap', { session, wrappingKey: aes.id, key: target.id });
-          ciphertext = Buffer.concat([Buffer.from(wrappedAes.wrapped, 'base64'), Buffer.from(wrappedTarget.wrapped, 'base64')]);
-        } finally {
-          await ntls.request('destroy', { session, key: aes.id });
-        }
+        const root = partition.ensureRsaKeyPair(ROOT_OF_TRUST);
+        const keystoreKey = randomBytes(32);
+        const sealed = partition.encrypt(ROOT_OF_TRUST, keystoreKey);
+        if (!partition.decrypt(ROOT_OF_TRUST, sealed).equals(keystoreKey)) throw new Error(`the partition ${source.partition} does not unseal what it sealed`);
+        target = generateKeyPairSync('rsa', { modulusLength: 2048 });
+        const iv = randomBytes(12);
+        const gcm = createCipheriv('aes-256-gcm', keystoreKey, iv);
+        const body = Buffer.concat([gcm.update(target.privateKey.export({ type: 'pkcs8', format: 'der' })), gcm.final()]);
+        writePrivateFile(path.join(dir, `${IMPORTED}.keystore.json`), JSON.stringify({ sealedKey: sealed.toString('base64'), iv: iv.toString('base64'), tag: gcm.getAuthTag().toString('base64'), body: body.toString('base64') }));
+        say(`CipherTrust keystore sealed by ${ROOT_OF_TRUST} in partition ${partition.token} (PKCS#11 over NTLS${root.created ? ', key pair generated now' : ''}); target RSA-2048 generated and kept there`);
       } finally {
-        ntls.close();
+        partition.close();
       }
-      say(`target RSA-2048 generated in partition ${source.partition} (serial ${serial}) and wrapped there for the KEK`);
 
-      const byok = {
-        schema_version: '1.0.0',
-        header: { kid: kek.id, alg: 'dir', enc: 'CKM_RSA_AES_KEY_WRAP' },
-        ciphertext: ciphertext.toString('base64url'),
-        generator: `azure-hsm-cdktf dry-run; Luna partition ${source.partition} (serial ${serial})`,
-      };
-      const byokFile = path.join(ctx.stateDir, 'ceremonies', hsm.name, 'byok', `${IMPORTED}.byok`);
+      // CKM_RSA_AES_KEY_WRAP: an ephemeral AES-256 key under RSA-OAEP (SHA-1) to the KEK, the target's PKCS#8 under AES-KWP (RFC 5649).
+      const ephemeral = randomBytes(32);
+      const wrappedAes = publicEncrypt({ key: kekPub, padding: constants.RSA_PKCS1_OAEP_PADDING, oaepHash: 'sha1' }, ephemeral);
+      const kwp = createCipheriv('id-aes256-wrap-pad', ephemeral, Buffer.from('A65959A6', 'hex'));
+      const wrappedTarget = Buffer.concat([kwp.update(target.privateKey.export({ type: 'pkcs8', format: 'der' })), kwp.final()]);
+      ephemeral.fill(0);
+      const byok = byokFileOf(kek, Buffer.concat([wrappedAes, wrappedTarget]), `azure-hsm-cdktf dry-run; CipherTrust with Luna partition ${source.partition} as root of trust`);
+      const byokFile = path.join(dir, `${IMPORTED}.byok`);
       writePrivateFile(byokFile, JSON.stringify(byok));
       say(`wrote ${byokFile}`);
 
-      const imported = await keys.importKey(IMPORTED, { kty: 'RSA-HSM', t: Buffer.from(JSON.stringify(byok)), keyOps: ['sign', 'verify'] }, { hardwareProtected: true });
-      const sameKey = Buffer.from(imported.key!.n!).equals(Buffer.from(createPublicKey(target.publicKeyPem).export({ format: 'jwk' }).n as string, 'base64url'));
-      if (!sameKey) throw new Error('the imported key is not the one generated in the partition');
-      await keySigns(imported.id!, ctx, keyClientOptions, target.publicKeyPem);
-      say(`imported ${imported.id}: same modulus as the partition's key; it signs what the partition's public key verifies`);
+      const targetPem = target.publicKey.export({ type: 'spki', format: 'pem' }) as string;
+      const imported = await importByok(keys, IMPORTED, byok, { kty: 'RSA-HSM', keyOps: ['sign', 'verify'] });
+      const jwk = target.publicKey.export({ format: 'jwk' });
+      if (!samePublicKey(imported, { kty: 'RSA', n: Buffer.from(jwk.n!, 'base64url'), e: Buffer.from(jwk.e!, 'base64url') })) throw new Error('the imported key is not the one CipherTrust generated');
+      await keySigns(imported.id!, ctx, keyClientOptions, targetPem);
+      say(`imported ${imported.id}: same modulus as CipherTrust's key; it signs what that key's public half verifies`);
       return { kek: kek.id, imported: imported.id, byokFile, partition: source.partition };
     },
   };

@@ -7,8 +7,10 @@ import { writePrivateFile } from '../../../simulator/fsutil';
 import { Step } from '../step-runner';
 import { DryRunContext } from '../context';
 import { hsmClients, hsmUriOf, primaryManagedHsms } from '../hsm-clients';
-import { openPartition } from '../ntls-from-bundle';
-import type { LunaClient } from './luna';
+import * as pkcs11js from 'pkcs11js';
+import { PartitionSession } from '../ntls-from-bundle';
+import { lunaSecrets } from '../luna-secrets';
+import { LunaClient, lunaDir } from './luna';
 
 /**
  * Step 8: the firewall scenarios of the seeds, each as its client does it.
@@ -16,8 +18,9 @@ import type { LunaClient } from './luna';
  *   by the HSM when needed, then `request hsm mkey-wrapping-key-rotation`: a new wrapping key, the master key
  *   re-encrypted under it, the old key kept.
  * - vSRX (seed 000): the master encryption password bound to an RSA-2048 key named <key-name>_<vm-uuid> in the
- *   Managed HSM (Key Vault names allow no underscore, so it is <key-name>-<vm-uuid> there); a second key of
- *   that name is refused, as vSRX refuses it even after a delete.
+ *   Managed HSM (Key Vault names allow no underscore, so it is <key-name>-<vm-uuid> there); a key pair deleted
+ *   and asked for again under the same name: the create is sent and the HSM's answer reported (soft delete
+ *   keeps the name: 409 Conflict, the seed's "Found a key with the same name at HSM").
  */
 export function clientScenariosStep(ctx: DryRunContext): Step {
   return {
@@ -38,15 +41,21 @@ export function clientScenariosStep(ctx: DryRunContext): Step {
 }
 
 interface MasterKeyState {
-  wrappingKey: string;
+  /** Labels of the wrapping key pairs in the partition, oldest first; the last one is current. */
   wrappingKeys: string[];
   wrapped: string;
 }
 
+/**
+ * PAN-OS: the master key encrypted by a wrapping key in the firewall's partition (an RSA-2048 key pair there,
+ * RSA-OAEP: the cipher p11-kit 0.24's RPC carries), through PKCS#11 over NTLS with the firewall's bundle as
+ * its Crypto Officer; then `request hsm mkey-wrapping-key-rotation`: a new key pair, the master key
+ * re-encrypted under it, the old pair kept.
+ */
 async function panosMasterKey(ctx: DryRunContext, fw: LunaClient, say: (l: string) => void) {
   const dir = path.join(ctx.stateDir, 'ceremonies', fw.hsm, 'firewalls', fw.name);
   const stateFile = path.join(dir, 'master-key.json');
-  const { ntls, session } = await openPartition(fw);
+  const partition = await PartitionSession.open(fw, lunaSecrets(lunaDir(ctx, fw.hsm)).co);
   try {
     let state: MasterKeyState;
     if (fs.existsSync(stateFile)) {
@@ -55,28 +64,27 @@ async function panosMasterKey(ctx: DryRunContext, fw: LunaClient, say: (l: strin
     } else {
       // The master key exists only on the firewall; here it is made, encrypted by the HSM and forgotten.
       const masterKey = randomBytes(32);
-      const w = await ntls.request<{ id: string }>('generate', { session, type: 'AES', bits: 256, label: `${fw.name}-mkey-wrap-1` });
-      const { wrapped } = await ntls.request<{ wrapped: string }>('wrap', { session, wrappingKey: w.id, data: masterKey.toString('base64') });
-      state = { wrappingKey: w.id, wrappingKeys: [w.id], wrapped };
+      const label = `${fw.name}-mkey-wrap-1`;
+      partition.ensureRsaKeyPair(label);
+      state = { wrappingKeys: [label], wrapped: partition.encrypt(label, masterKey).toString('base64') };
       writePrivateFile(stateFile, JSON.stringify(state));
-      say(`PAN-OS ${fw.name}: master key encrypted by wrapping key ${w.id} in partition ${fw.partition}`);
+      say(`PAN-OS ${fw.name}: master key encrypted by wrapping key ${label} in partition ${fw.partition}`);
     }
-    const decrypt = async (key: string, wrapped: string) => Buffer.from((await ntls.request<{ data: string }>('unwrap', { session, wrappingKey: key, data: wrapped })).data, 'base64');
-    const before = await decrypt(state.wrappingKey, state.wrapped);
+    const current = state.wrappingKeys[state.wrappingKeys.length - 1];
+    const before = partition.decrypt(current, Buffer.from(state.wrapped, 'base64'));
 
     // request hsm mkey-wrapping-key-rotation
-    const next = await ntls.request<{ id: string }>('generate', { session, type: 'AES', bits: 256, label: `${fw.name}-mkey-wrap-${state.wrappingKeys.length + 1}` });
-    const { wrapped } = await ntls.request<{ wrapped: string }>('wrap', { session, wrappingKey: next.id, data: before.toString('base64') });
-    const rotated: MasterKeyState = { wrappingKey: next.id, wrappingKeys: [...state.wrappingKeys, next.id], wrapped };
+    const next = `${fw.name}-mkey-wrap-${state.wrappingKeys.length + 1}`;
+    partition.ensureRsaKeyPair(next);
+    const rotated: MasterKeyState = { wrappingKeys: [...state.wrappingKeys, next], wrapped: partition.encrypt(next, before).toString('base64') };
     writePrivateFile(stateFile, JSON.stringify(rotated));
-    const after = await decrypt(rotated.wrappingKey, rotated.wrapped);
-    const oldStillThere = (await ntls.request<{ objects: Array<{ id: string }> }>('list', { session })).objects.some((o) => o.id === state.wrappingKey);
+    const after = partition.decrypt(next, Buffer.from(rotated.wrapped, 'base64'));
     if (!after.equals(before)) throw new Error('after the wrapping-key rotation the HSM decrypts a different master key');
-    if (!oldStillThere) throw new Error('the rotation deleted the old wrapping key (PAN-OS keeps it)');
-    say(`PAN-OS ${fw.name}: wrapping key rotated ${state.wrappingKey} -> ${next.id}; the HSM decrypts the same master key; the old key is kept`);
-    return { firewall: fw.name, partition: fw.partition, wrappingKeys: rotated.wrappingKeys.length, current: next.id };
+    if (!partition.find(current, pkcs11js.CKO_PRIVATE_KEY)) throw new Error('the rotation deleted the old wrapping key (PAN-OS keeps it)');
+    say(`PAN-OS ${fw.name}: wrapping key rotated ${current} -> ${next}; the HSM decrypts the same master key; the old key is kept`);
+    return { firewall: fw.name, partition: fw.partition, wrappingKeys: rotated.wrappingKeys.length, current: next };
   } finally {
-    ntls.close();
+    partition.close();
   }
 }
 
@@ -100,13 +108,26 @@ async function vsrxMasterEncryptionPassword(ctx: DryRunContext, hsm: string, vm:
   const password = Buffer.from((await cc.decrypt({ algorithm: 'RSA-OAEP-256', ciphertext: Buffer.from(fs.readFileSync(file, 'utf8'), 'base64') })).result);
   if (password.length !== 32) throw new Error(`vSRX ${vm}: the HSM does not unseal the master encryption password`);
 
-  // request security pki generate-key-pair with a name already at the HSM: vSRX refuses it.
-  const refused = await nameTaken(keys, keyName);
-  if (!refused) throw new Error(`vSRX ${vm}: a second key named ${keyName} would be created`);
-  say(`vSRX ${vm}: the HSM unseals the password; a second key named ${keyName} is refused ("Found a key with the same name at HSM")`);
-  return { vm, key: keyName, secondKeyRefused: true };
+  // `request security pki generate-key-pair certificate-id ike-1` after `clear security pki key-pair`: vSRX
+  // deletes the pair locally and at the HSM, where soft delete keeps the name; the HSM answers the new create.
+  const pkiKey = `pki-ike-1-${vmUuid}`;
+  if (!(await keys.getDeletedKey(pkiKey).catch(() => undefined))) {
+    if (!(await keys.getKey(pkiKey).catch(() => undefined))) await keys.createRsaKey(pkiKey, { hsm: true, keySize: 2048, keyOps: ['sign', 'verify'], tags: { 'vm-uuid': vmUuid } });
+    await (await keys.beginDeleteKey(pkiKey, { updateIntervalInMs: 50 } as never)).pollUntilDone();
+  }
+  let hsmAnswer: { status: number; code?: string; message?: string };
+  try {
+    const created = await keys.createRsaKey(pkiKey, { hsm: true, keySize: 2048, keyOps: ['sign', 'verify'] });
+    hsmAnswer = { status: 200, message: `created ${created.id}` };
+  } catch (err) {
+    const e = err as { statusCode?: number; code?: string; message?: string };
+    if (e.statusCode === undefined) throw err;
+    hsmAnswer = { status: e.statusCode, code: e.code, message: e.message?.split('\n')[0] };
+  }
+  const refused = hsmAnswer.status === 409;
+  say(`vSRX ${vm}: the HSM unseals the password; a second key named ${pkiKey} was ${refused ? `refused by the HSM (${hsmAnswer.status} ${hsmAnswer.code}): "Found a key with the same name at HSM"` : `accepted by the HSM (${hsmAnswer.status})`}`);
+  return { vm, key: keyName, secondKey: pkiKey, secondKeyRefused: refused, hsmAnswer };
 }
-
 /** What vSRX checks before creating a key pair: the name is taken by a live or a soft-deleted key. */
 async function nameTaken(keys: KeyClient, name: string): Promise<boolean> {
   const notFound = (err: { statusCode?: number }) => {

@@ -13,12 +13,9 @@ import { hsmClients, primaryManagedHsms } from '../hsm-clients';
 export function softDeleteStep(ctx: DryRunContext): Step {
   return {
     name: 'rehearse deleting and recovering the Managed HSM (purge refused)',
-    async run({ say }) {
+    async run({ say, skip }) {
       const m = primaryManagedHsms(ctx)[0];
-      if (!m) {
-        say('skipped: no Managed HSM');
-        return { skipped: true };
-      }
+      if (!m) return skip('no Managed HSM');
       const arm = armClients(ctx.operator!.credential, ctx.subscriptionId, { endpoint: ctx.endpoints!.armEndpoint!, ca: ctx.ca, pollMs: 50 });
       const report = await runSoftDeleteDrill({
         arm: arm.keyVault,

@@ -143,6 +143,10 @@ describe('Luna appliance over SSH', () => {
       'client show -client "unterminated',
       'x'.repeat(10000),
       `client show -client ${'\u001b[31m'}red`,
+      'partition replication add -partition luna_part -peer not-an-ip -certificate peer.pem',
+      'partition replication add -partition luna_part -peer 10.0.0.9 -port 99999 -certificate peer.pem',
+      'partition replication add -partition luna_part -peer 10.0.0.9 -certificate nosuch.pem',
+      'partition replication show -partition nosuch',
       'client list',
       'exit',
     ];
@@ -162,6 +166,11 @@ describe('Luna appliance over SSH', () => {
     expect(r.stdout).toContain('The command line is too long');
     expect(r.stdout).toContain('\\x1b[31mred');
     expect(r.stdout).not.toContain('\u001b[31m');
+    expect(r.stdout).toContain("Invalid value 'not-an-ip' for -peer");
+    expect(r.stdout).toContain('Invalid value 99999 for -port');
+    expect(r.stdout).toContain("'hsm login' must be done before 'partition replication add'");
+    expect(r.stdout).toContain("Partition 'nosuch' does not exist");
+    expect(h.appliance.replicas()).toEqual([]);
     // Nothing changed: still one client, the partition is there.
     expect(h.appliance.clients().map((c) => c.name)).toEqual(['cm1']);
     expect(h.appliance.partition('luna_part')).toBeDefined();
@@ -192,16 +201,26 @@ describe('Luna appliance over SSH', () => {
   test('a terminal session (pty) echoes typing, hides passwords, and handles backspace and arrows', async () => {
     const c = new Client();
     await new Promise<void>((resolve, reject) => c.once('ready', () => resolve()).once('error', reject).connect({ host: '127.0.0.1', port: h.sshPort, username: 'tenantadmin', password: NEW }));
+    // Each line is typed once the appliance shows the prompt it answers: driven by the output, not by timers.
     const out = await new Promise<string>((resolve, reject) =>
       c.shell({ term: 'xterm', rows: 24, cols: 80 }, (err, ch) => {
         if (err) return reject(err);
         let text = '';
-        ch.on('data', (d: Buffer) => (text += d.toString()));
+        const script: Array<[RegExp, string]> = [
+          [/lunash:>$/, 'hsm shox\x7fw\x1b[A\r'],
+          [/Command Result : 0 \(Success\)\r\n\r?\n?.*lunash:>$/s, 'hsm login\r'],
+          [/enter the HSM Administrators' password:\r\n  > $/, 'mystrongpassword\r'],
+          [/'hsm login' successful\.[\s\S]*lunash:>$/, 'exit\r'],
+        ];
+        ch.on('data', (d: Buffer) => {
+          text += d.toString();
+          const next = script[0];
+          if (next && next[0].test(text)) {
+            script.shift();
+            ch.write(next[1]);
+          }
+        });
         ch.on('close', () => resolve(text));
-        ch.write('hsm shox\x7fw\x1b[A\r');
-        setTimeout(() => ch.write('hsm login\r'), 200);
-        setTimeout(() => ch.write('mystrongpassword\r'), 400);
-        setTimeout(() => ch.write('exit\r'), 600);
       }),
     );
     c.end();

@@ -60,3 +60,33 @@ export async function makeClientCert(dir: string, cn: string): Promise<{ certFil
 export function results(out: string): string[] {
   return [...out.matchAll(/Command Result : (\d+ \([^)]*\))/g)].map((m) => m[1]);
 }
+
+/** The bundle.json `hsmctl luna register-client` writes, for a client of an appliance started by a test. */
+export function writeBundle(
+  dir: string,
+  h: { ntlsPort: number; serverCertPem: string },
+  client: { name: string; certPem: string; keyPem: string },
+  partition: string,
+): string {
+  const { fingerprintOfPem } = require('../../../simulator/luna/certs') as typeof import('../../../simulator/luna/certs');
+  fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
+  fs.writeFileSync(path.join(dir, `${client.name}.pem`), client.certPem);
+  fs.writeFileSync(path.join(dir, `${client.name}Key.pem`), client.keyPem, { mode: 0o600 });
+  fs.writeFileSync(path.join(dir, 'server.pem'), h.serverCertPem);
+  const bundle = {
+    hsm: { ip: '10.0.2.4', address: '127.0.0.1', ntlsPort: h.ntlsPort, serverCertificate: 'server.pem', serverCertificateSha256: fingerprintOfPem(h.serverCertPem) },
+    partition: { name: partition, label: partition, serialNumber: '0' },
+    client: { name: client.name, ip: '10.0.1.5', certificate: `${client.name}.pem`, key: `${client.name}Key.pem` },
+  };
+  fs.writeFileSync(path.join(dir, 'bundle.json'), JSON.stringify(bundle));
+  return dir;
+}
+
+export const P11_KIT_CLIENT = '/usr/lib/x86_64-linux-gnu/pkcs11/p11-kit-client.so';
+
+/** pkcs11-tool through p11-kit-client.so with the bundle's P11_KIT_SERVER_ADDRESS (as `hsmctl luna connect` prints it). */
+export async function pkcs11Tool(bundleDir: string, args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  const { partitionModule } = require('../../../scripts/commands/luna-connect') as typeof import('../../../scripts/commands/luna-connect');
+  const pm = await partitionModule(bundleDir);
+  return run('pkcs11-tool', ['--module', pm.module, ...args], { env: pm.env });
+}

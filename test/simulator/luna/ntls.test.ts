@@ -1,28 +1,32 @@
 import * as fs from 'fs';
 import * as path from 'path';
-import { constants, createDecipheriv, createPrivateKey, createPublicKey, createVerify, generateKeyPairSync, privateDecrypt } from 'crypto';
+import * as tls from 'tls';
+import { createPublicKey, verify as nodeVerify } from 'crypto';
 import { LunaApplianceHandle, startLunaAppliance } from '../../../simulator/luna';
-import { NtlsClient, NtlsClientError } from '../../../simulator/luna/ntls-client';
-import { makeClientCert, run, tempDir } from './helpers';
+import { makeClientCert, pkcs11Tool, run, tempDir, writeBundle } from './helpers';
 
 /**
- * NTLS: only a registered client whose certificate matches its registration reaches the partitions assigned
- * to it; revoking or deleting cuts it off at once. The appliance is set up through its domain API (the SSH
- * path is covered in appliance-ssh.test.ts); the link is driven by the NTLS client over real TLS.
+ * NTLS carries p11-kit's PKCS#11 RPC: pkcs11-tool, through p11-kit-client.so and the bundle's tunnel, reaches
+ * only the partitions assigned to a registered client; the TLS handshake refuses any other certificate.
+ * The appliance is set up through its domain API (the SSH path is in appliance-ssh.test.ts).
  */
-describe('Luna NTLS link', () => {
+describe('Luna NTLS: PKCS#11 over p11-kit', () => {
+  const PO = 'po-Passw0rd';
+  const CO = 'co-Passw0rd';
   let dir: string;
   let h: LunaApplianceHandle;
   let cm1: { certPem: string; keyPem: string };
   let cm2: { certPem: string; keyPem: string };
   let stranger: { certPem: string; keyPem: string };
-
-  const connect = (c: { certPem: string; keyPem: string }, serverCertPem = h.serverCertPem) =>
-    NtlsClient.connect({ host: '127.0.0.1', port: h.ntlsPort, serverCertPem, clientCertPem: c.certPem, clientKeyPem: c.keyPem });
+  let b1: string;
+  let b2: string;
+  /** The appliance's log: a TLS-level refusal is logged as "refused a connection". */
+  const log: string[] = [];
+  const tlsRefusals = () => log.filter((l) => l.includes('refused a connection')).length;
 
   beforeAll(async () => {
     dir = tempDir('luna-ntls-');
-    h = await startLunaAppliance({ stateDir: path.join(dir, 'state'), ip: '10.0.2.4' });
+    h = await startLunaAppliance({ stateDir: path.join(dir, 'state'), ip: '10.0.2.4', logger: { info: (m) => log.push(m), error: (m) => log.push(m) } });
     const a = h.appliance;
     await a.initHsm('LunaHSM', 'mystrongpassword', 'domain1');
     await a.createPartition('p1');
@@ -33,7 +37,14 @@ describe('Luna NTLS link', () => {
     await a.registerClient('cm1', { ip: '10.0.1.5' });
     await a.registerClient('cm2', { ip: '10.0.1.6' });
     await a.assignPartition('cm1', 'p1');
-    await a.assignPartition('cm2', 'p1');
+    await a.assignPartition('cm2', 'p2');
+    b1 = writeBundle(path.join(dir, 'b1'), h, { name: 'cm1', ...cm1 }, 'p1');
+    b2 = writeBundle(path.join(dir, 'b2'), h, { name: 'cm2', ...cm2 }, 'p2');
+    // lunacm's partition init and role init -name co, as pkcs11-tool does them: C_InitToken, then C_InitPIN as the PO.
+    for (const b of [b1, b2]) {
+      expect((await pkcs11Tool(b, ['--init-token', '--label', 'part', '--so-pin', PO])).code).toBe(0);
+      expect((await pkcs11Tool(b, ['--login', '--login-type', 'so', '--so-pin', PO, '--init-pin', '--new-pin', CO])).code).toBe(0);
+    }
   });
 
   afterAll(async () => {
@@ -41,123 +52,146 @@ describe('Luna NTLS link', () => {
     fs.rmSync(dir, { recursive: true, force: true });
   });
 
-  test('a registered client generates, lists, signs and wraps on its partition', async () => {
-    const c = await connect(cm1);
-    try {
-      const hello = await c.request<{ client: string; partitions: Array<{ name: string; serial: string }> }>('hello');
-      expect(hello).toEqual({ client: 'cm1', partitions: [{ name: 'p1', serial: h.appliance.partition('p1')!.serial, label: 'p1' }] });
-      const { session } = await c.request<{ session: string }>('open', { partition: 'p1' });
-      const ec = await c.request<{ id: string; publicKeyPem: string }>('generate', { session, type: 'EC', curve: 'P-256', label: 'sig-key' });
-      const aes = await c.request<{ id: string }>('generate', { session, type: 'AES', bits: 256, label: 'kek' });
-      const data = Buffer.from('ceremony');
-      const { signature } = await c.request<{ signature: string }>('sign', { session, key: ec.id, algorithm: 'ES256', data: data.toString('base64') });
-      expect(createVerify('sha256').update(data).verify({ key: ec.publicKeyPem, dsaEncoding: 'ieee-p1363' }, Buffer.from(signature, 'base64'))).toBe(true);
-      const { wrapped } = await c.request<{ wrapped: string }>('wrap', { session, wrappingKey: aes.id, key: ec.id });
-      expect(Buffer.from(wrapped, 'base64').length).toBeGreaterThan(60);
-      const { objects } = await c.request<{ objects: Array<{ label: string; class: string }> }>('list', { session });
-      expect(objects.map((o) => `${o.label}/${o.class}`).sort()).toEqual(['kek/secretKey', 'sig-key/privateKey', 'sig-key/publicKey']);
-      await expect(c.request('sign', { session, key: ec.id, algorithm: 'MD5', data: 'aGk=' })).rejects.toMatchObject({ code: 'CKR_MECHANISM_INVALID' });
-      await expect(c.request('sign', { session, key: 'zz', algorithm: 'ES256', data: 'aGk=' })).rejects.toMatchObject({ code: 'CKR_ARGUMENTS_BAD' });
-      await expect(c.request('frobnicate')).rejects.toMatchObject({ code: 'CKR_FUNCTION_NOT_SUPPORTED' });
-    } finally {
-      c.close();
-    }
-  });
-
-  test('pkcs11-tool lists the objects of the partition token', async () => {
-    const pins = JSON.parse(fs.readFileSync(path.join(dir, 'state', 'pkcs11', 'pins', 'p1.json'), 'utf8'));
-    const r = await run('pkcs11-tool', ['--module', '/usr/lib/softhsm/libsofthsm2.so', '--token-label', 'p1', '--login', '--pin', pins.user, '--list-objects'], {
-      env: { SOFTHSM2_CONF: path.join(dir, 'state', 'pkcs11', 'softhsm2.conf') },
-    });
+  test('pkcs11-tool lists only the partition assigned to the client', async () => {
+    const r = await pkcs11Tool(b1, ['-L']);
     expect(r.code).toBe(0);
-    expect(r.stdout).toMatch(/Private Key Object; EC[\s\S]*label:\s+sig-key/);
-    expect(r.stdout).toMatch(/Secret Key Object; AES[\s\S]*label:\s+kek/);
+    expect(r.stdout).toMatch(/token label\s+:\s+p1\b/);
+    expect(r.stdout).not.toMatch(/token label\s+:\s+p2\b/);
+    const other = await pkcs11Tool(b2, ['-L']);
+    expect(other.stdout).toMatch(/token label\s+:\s+p2\b/);
+    expect(other.stdout).not.toMatch(/token label\s+:\s+p1\b/);
   });
 
-  test('an unregistered certificate is refused', async () => {
-    const c = await connect(stranger);
-    await expect(c.request('hello')).rejects.toMatchObject({ code: 'NTLS_CLIENT_NOT_REGISTERED' });
-    c.close();
+  test('pkcs11-tool generates, signs and verifies with a partition key; the other partition does not see it', async () => {
+    const gen = await pkcs11Tool(b1, ['--login', '--pin', CO, '--keypairgen', '--key-type', 'rsa:2048', '--label', 'sig', '--id', '01']);
+    expect(gen.code).toBe(0);
+    const data = path.join(dir, 'data.txt');
+    fs.writeFileSync(data, 'ceremony');
+    const sigFile = path.join(dir, 'data.sig');
+    const sign = await pkcs11Tool(b1, ['--login', '--pin', CO, '--sign', '-m', 'SHA256-RSA-PKCS', '--id', '01', '-i', data, '-o', sigFile]);
+    expect(sign.code).toBe(0);
+    const verify = await pkcs11Tool(b1, ['--login', '--pin', CO, '--verify', '-m', 'SHA256-RSA-PKCS', '--id', '01', '-i', data, '--signature-file', sigFile]);
+    expect(verify.code).toBe(0);
+    expect(verify.stdout).toContain('Signature is valid');
+    // The signature checks out independently, with the public key read from the partition.
+    const pubDer = path.join(dir, 'pub.der');
+    expect((await pkcs11Tool(b1, ['--read-object', '--type', 'pubkey', '--id', '01', '-o', pubDer])).code).toBe(0);
+    const pub = createPublicKey({ key: fs.readFileSync(pubDer), format: 'der', type: 'spki' });
+    expect(nodeVerify('sha256', Buffer.from('ceremony'), pub, fs.readFileSync(sigFile))).toBe(true);
+
+    const mine = await pkcs11Tool(b1, ['--login', '--pin', CO, '--list-objects']);
+    expect(mine.stdout).toMatch(/label:\s+sig/);
+    const theirs = await pkcs11Tool(b2, ['--login', '--pin', CO, '--list-objects']);
+    expect(theirs.code).toBe(0);
+    expect(theirs.stdout).not.toMatch(/label:\s+sig/);
   });
 
-  test('a partition not assigned to the client cannot be opened', async () => {
-    const c = await connect(cm1);
-    await expect(c.request('open', { partition: 'p2' })).rejects.toMatchObject({ code: 'CKR_TOKEN_NOT_PRESENT' });
-    await expect(c.request('open', { partition: 'nosuch' })).rejects.toMatchObject({ code: 'CKR_TOKEN_NOT_PRESENT' });
-    c.close();
+  test('OpenSSL signs a CSR with a partition key through the pkcs11 engine, as CipherTrust does for its TLS key', async () => {
+    expect((await pkcs11Tool(b1, ['--login', '--pin', CO, '--keypairgen', '--key-type', 'EC:prime256v1', '--label', 'tls', '--id', '02'])).code).toBe(0);
+    const { partitionModule } = await import('../../../scripts/commands/luna-connect');
+    const pm = await partitionModule(b1);
+    const csr = path.join(dir, 'ctm.csr');
+    const r = await run(
+      'openssl',
+      ['req', '-new', '-engine', 'pkcs11', '-keyform', 'engine', '-key', `pkcs11:token=p1;object=tls;type=private;pin-value=${CO}`, '-subj', '/CN=ciphertrust.example', '-out', csr],
+      { env: { ...pm.env, PKCS11_MODULE_PATH: pm.module } },
+    );
+    expect(r.stderr).not.toMatch(/error/i);
+    expect(r.code).toBe(0);
+    const check = await run('openssl', ['req', '-in', csr, '-noout', '-verify', '-pubkey']);
+    expect(check.code).toBe(0);
+    expect(check.stdout + check.stderr).toMatch(/verify OK/i);
+    // The CSR carries the partition key's public half.
+    const pubDer = path.join(dir, 'tls.der');
+    await pkcs11Tool(b1, ['--read-object', '--type', 'pubkey', '--id', '02', '-o', pubDer]);
+    const partitionPub = createPublicKey({ key: fs.readFileSync(pubDer), format: 'der', type: 'spki' }).export({ type: 'spki', format: 'pem' });
+    expect(check.stdout).toContain(String(partitionPub).trim());
   });
 
-  test('the link refuses a server whose certificate is not the pinned server.pem', async () => {
-    const other = await makeClientCert(dir, 'impostor');
-    await expect(connect(cm1, other.certPem)).rejects.toMatchObject({ code: 'NTLS_SERVER_CERT_MISMATCH' });
+  /**
+   * Opens TLS with a certificate and sends p11-kit's version byte: an accepted link answers with the server's
+   * version byte (from p11-kit remote); a refused one is closed at the handshake with not a byte of PKCS#11.
+   */
+  const handshake = (c: { certPem: string; keyPem: string }) =>
+    new Promise<{ ok: boolean }>((resolve) => {
+      const s = tls.connect({ host: '127.0.0.1', port: h.ntlsPort, cert: c.certPem, key: c.keyPem, rejectUnauthorized: false });
+      s.once('secureConnect', () => s.write(Buffer.from([1])));
+      s.once('data', () => {
+        s.destroy();
+        resolve({ ok: true });
+      });
+      s.on('error', () => undefined);
+      s.once('close', () => resolve({ ok: false }));
+    });
+
+  test('refuses an unregistered certificate at the TLS handshake', async () => {
+    const before = tlsRefusals();
+    expect(await handshake(stranger)).toEqual({ ok: false });
+    expect(tlsRefusals()).toBe(before + 1);
+    const tool = await pkcs11Tool(writeBundle(path.join(dir, 'bs'), h, { name: 'stranger', ...stranger }, 'p1'), ['-L']);
+    expect(tool.code).not.toBe(0);
+    expect(tool.stderr).toContain('closed the link at the TLS handshake');
+    expect(await handshake(cm1)).toEqual({ ok: true });
   });
 
-  test('revokePartition cuts an open session at once; delete cuts the client off', async () => {
-    const c2 = await connect(cm2);
-    const { session } = await c2.request<{ session: string }>('open', { partition: 'p1' });
-    await c2.request('list', { session });
-    const closed = c2.closed();
-    await h.appliance.revokePartition('cm2', 'p1');
+  test('hsmctl byok\'s wrap check refuses a partition reached through p11-kit 0.24 (no AES key wrap in its RPC), saying what to do', async () => {
+    const { partitionModule } = await import('../../../scripts/commands/luna-connect');
+    const pm = await partitionModule(b1);
+    const probe = [
+      "const { Pkcs11Token } = require('./scripts/clients/pkcs11-token');",
+      `const t = Pkcs11Token.open(${JSON.stringify(pm.module)}, 'p1', process.env.CO_PIN);`,
+      'try { t.checkCanWrap(); console.log("wraps"); } catch (e) { console.log(e.message); } finally { t.close(); }',
+    ].join('\n');
+    const r = await run(process.execPath, ['-r', 'tsx/cjs', '-e', probe], { env: { ...pm.env, CO_PIN: CO }, cwd: path.resolve(__dirname, '../../..') });
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(/token "p1" cannot wrap for BYOK here: .*CKR_MECHANISM_INVALID.*p11-kit 0\.24.*--byok-file\. Nothing was generated or imported/);
+    // Nothing was left in the partition by the check.
+    expect((await pkcs11Tool(b1, ['--login', '--pin', CO, '--list-objects'])).stdout).not.toMatch(/byok-/);
+  });
+
+  test('refuses the handshake once the partition is revoked or the client deleted, and cuts a live link at once', async () => {
+    expect(await handshake(cm2)).toEqual({ ok: true });
+    // A live link: a p11-kit client holding a session; the revocation ends it.
+    const live = tls.connect({ host: '127.0.0.1', port: h.ntlsPort, cert: cm2.certPem, key: cm2.keyPem, rejectUnauthorized: false });
+    await new Promise((r) => live.once('secureConnect', r));
+    const closed = new Promise((r) => live.once('close', r));
+    await h.appliance.revokePartition('cm2', 'p2');
     await closed;
-    expect(c2.closeReason?.code).toBe('NTLS_ACCESS_REVOKED');
-    await expect(c2.request('list', { session })).rejects.toBeInstanceOf(NtlsClientError);
-    // Reconnecting: registered, but p1 is no longer offered.
-    const again = await connect(cm2);
-    expect((await again.request<{ partitions: unknown[] }>('hello')).partitions).toEqual([]);
-    await expect(again.request('open', { partition: 'p1' })).rejects.toMatchObject({ code: 'CKR_TOKEN_NOT_PRESENT' });
-    const gone = again.closed();
+    const before = tlsRefusals();
+    expect(await handshake(cm2)).toEqual({ ok: false });
+    // Refused by the TLS layer (the certificate is no longer trusted), not after it.
+    expect(tlsRefusals()).toBe(before + 1);
+    await h.appliance.assignPartition('cm2', 'p2');
+    expect(await handshake(cm2)).toEqual({ ok: true });
     await h.appliance.deleteClient('cm2');
-    await gone;
-    const after = await connect(cm2);
-    await expect(after.request('hello')).rejects.toMatchObject({ code: 'NTLS_CLIENT_NOT_REGISTERED' });
-    after.close();
-    // cm1 is untouched.
-    const c1 = await connect(cm1);
-    const s = await c1.request<{ session: string }>('open', { partition: 'p1' });
-    expect((await c1.request<{ objects: unknown[] }>('list', { session: s.session })).objects).toHaveLength(3);
-    c1.close();
+    expect((await handshake(cm2)).ok).toBe(false);
+    expect(await handshake(cm1)).toEqual({ ok: true });
   });
 
-  test('keys survive a restart', async () => {
+  test('a malformed PKCS#11 frame ends only that link; other clients go on', async () => {
+    const s = tls.connect({ host: '127.0.0.1', port: h.ntlsPort, cert: cm1.certPem, key: cm1.keyPem, rejectUnauthorized: false });
+    await new Promise((r) => s.once('secureConnect', r));
+    s.on('error', () => undefined);
+    const closed = new Promise((r) => s.once('close', r));
+    // The version byte, then a frame header announcing a body far larger than any PKCS#11 call.
+    const header = Buffer.alloc(12);
+    header.writeUInt32BE(1, 0);
+    header.writeUInt32BE(0, 4);
+    header.writeUInt32BE(0x7fffffff, 8);
+    s.write(Buffer.concat([Buffer.from([1]), header]));
+    await closed;
+    const r = await pkcs11Tool(b1, ['-L']);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(/token label\s+:\s+p1\b/);
+  });
+
+  test('keys survive an appliance restart', async () => {
     await h.close();
     h = await startLunaAppliance({ stateDir: path.join(dir, 'state'), ip: '10.0.2.4' });
-    const c = await connect(cm1);
-    const { session } = await c.request<{ session: string }>('open', { partition: 'p1' });
-    const { objects } = await c.request<{ objects: Array<{ label: string }> }>('list', { session });
-    expect(objects.map((o) => o.label).sort()).toEqual(['kek', 'sig-key', 'sig-key']);
-    c.close();
-  });
-  test('wraps for a foreign RSA public key (RSA-OAEP SHA-1), unwraps data and destroys keys', async () => {
-    const c = await connect(cm1);
-    try {
-      const { session } = await c.request<{ session: string }>('open', { partition: 'p1' });
-      // The KEK: an RSA key pair outside the partition (a Managed HSM's key exchange key in BYOK).
-      const kek = generateKeyPairSync('rsa', { modulusLength: 2048 });
-      const kekPem = kek.publicKey.export({ type: 'spki', format: 'pem' }) as string;
-      const target = await c.request<{ id: string; publicKeyPem: string }>('generate', { session, type: 'EC', curve: 'P-256', label: 'byok-target' });
-      const aes = await c.request<{ id: string }>('generate', { session, type: 'AES', bits: 256, label: 'ephemeral' });
-      const { wrapped: wrappedAes } = await c.request<{ wrapped: string }>('wrap', { session, wrappingPublicKeyPem: kekPem, key: aes.id });
-      const { wrapped: wrappedTarget } = await c.request<{ wrapped: string }>('wrap', { session, wrappingKey: aes.id, key: target.id });
-      // Outside: RSA-OAEP(SHA-1) gives the AES key; AES-KWP (RFC 5649) gives the target's PKCS#8, whose public half is the partition's.
-      const aesKey = privateDecrypt({ key: kek.privateKey, padding: constants.RSA_PKCS1_OAEP_PADDING, oaepHash: 'sha1' }, Buffer.from(wrappedAes, 'base64'));
-      expect(aesKey.length).toBe(32);
-      const decipher = createDecipheriv('id-aes256-wrap-pad', aesKey, Buffer.from('A65959A6', 'hex'));
-      const pkcs8 = Buffer.concat([decipher.update(Buffer.from(wrappedTarget, 'base64')), decipher.final()]);
-      const derived = createPublicKey(createPrivateKey({ key: pkcs8, format: 'der', type: 'pkcs8' })).export({ type: 'spki', format: 'pem' });
-      expect(derived).toBe(target.publicKeyPem);
-
-      const secret = Buffer.from('firewall master key 0123456789ab');
-      const { wrapped } = await c.request<{ wrapped: string }>('wrap', { session, wrappingKey: aes.id, data: secret.toString('base64') });
-      const { data } = await c.request<{ data: string }>('unwrap', { session, wrappingKey: aes.id, data: wrapped });
-      expect(Buffer.from(data, 'base64')).toEqual(secret);
-      await expect(c.request('unwrap', { session, wrappingKey: aes.id, data: Buffer.alloc(40, 1).toString('base64') })).rejects.toMatchObject({ code: 'CKR_WRAPPED_KEY_INVALID' });
-      await expect(c.request('wrap', { session, wrappingPublicKeyPem: 'not a key', key: aes.id })).rejects.toMatchObject({ code: 'CKR_ARGUMENTS_BAD' });
-
-      await c.request('destroy', { session, key: aes.id });
-      await expect(c.request('wrap', { session, wrappingKey: aes.id, data: secret.toString('base64') })).rejects.toMatchObject({ code: 'CKR_KEY_HANDLE_INVALID' });
-      await expect(c.request('destroy', { session, key: aes.id })).rejects.toMatchObject({ code: 'CKR_KEY_HANDLE_INVALID' });
-    } finally {
-      c.close();
-    }
+    writeBundle(b1, h, { name: 'cm1', ...cm1 }, 'p1');
+    const r = await pkcs11Tool(b1, ['--login', '--pin', CO, '--list-objects', '--type', 'privkey']);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(/label:\s+sig/);
+    expect(r.stdout).toMatch(/label:\s+tls/);
   });
 });
