@@ -32,6 +32,10 @@ export const ErrorCodes = {
   RoleAssignmentNotFound: 'RoleAssignmentNotFound',
   RoleDefinitionNotFound: 'RoleDefinitionNotFound',
   InternalError: 'InternalError',
+  /** Key Vault's code for 429 (its message names the reason). */
+  Throttled: 'Throttled',
+  RequestTimeout: 'RequestTimeout',
+  ServiceUnavailable: 'ServiceUnavailable',
 } as const;
 
 export const errors = {
@@ -58,4 +62,10 @@ export const errors = {
   /** Features the simulator does not reproduce fail loudly instead of approximating. */
   notSupported: (what: string) => new ServiceError(400, ErrorCodes.NotSupported, `${what} is not supported by the simulator (see simulator/README.md).`),
   internal: () => new ServiceError(500, ErrorCodes.InternalError, 'The simulator failed to process the request; see its log.'),
+  /** 429 as Key Vault answers it when a client sends more than it serves; Retry-After says when to come back. */
+  throttled: (reason: string, retryAfterSeconds: number) =>
+    new ServiceError(429, ErrorCodes.Throttled, `Request was not processed because too many requests were received. Reason: ${reason}`, undefined, { 'retry-after': String(retryAfterSeconds) }),
+  requestTimeout: (message: string) => new ServiceError(408, ErrorCodes.RequestTimeout, message),
+  /** The state folder's disk is full or failing: the request changed nothing and can be retried once it is fixed. */
+  stateStorage: (message: string) => new ServiceError(503, ErrorCodes.ServiceUnavailable, message),
 };

@@ -72,8 +72,8 @@ export function managedHsmApp(instance: ManagedHsmInstance, deps: DataPlaneDeps)
  * time, so every handler's reads of it missed their inline caches (perf: ~10 µs a request).
  */
 function hsmContext(ctx: RequestContext, principal: string, instance: ManagedHsmInstance, apiVersion: string): HsmContext {
-  const { method, path, query, headers, host, rawBody, requestId } = ctx;
-  return { method, path, query, headers, host, rawBody, requestId, principal, instance, apiVersion };
+  const { method, path, query, headers, host, rawBody, requestId, remoteAddress } = ctx;
+  return { method, path, query, headers, host, rawBody, requestId, remoteAddress, principal, instance, apiVersion };
 }
 
 /** A miss is the common case here (most requests are not security-domain calls), so it must not throw. */
