@@ -1,9 +1,12 @@
+import * as net from 'net';
 import * as tls from 'tls';
 
 /** A raw TLS connection to a listener on 127.0.0.1, bound to `localAddress` (another loopback address is another client). */
 export function connect(port: number, ca: string, localAddress = '127.0.0.1'): Promise<tls.TLSSocket> {
   return new Promise((resolve, reject) => {
-    const s = tls.connect({ host: '127.0.0.1', port, ca, servername: 'localhost', localAddress }, () => resolve(s));
+    const tcp = net.connect({ host: '127.0.0.1', port, localAddress });
+    tcp.once('error', reject);
+    const s = tls.connect({ socket: tcp, ca, servername: 'localhost' }, () => resolve(s));
     s.once('error', reject);
   });
 }
