@@ -4,7 +4,8 @@
  * "Raw" is the simulator's own Token class on a token in this process: the same PKCS#11 calls (C_SignInit and
  * C_Sign on the module's signing threads) without the service, so the ratio is what HTTPS, TLS, the token check,
  * RBAC and JSON cost. The HTTPS load comes from wrk (see wrk-load.ts), which checks every response.
- * A bare TLS server signing on the same threads (tls-floor-server.ts) shows what any Node HTTPS service reaches here.
+ * The floor, a bare node:https server signing on the same threads (https-floor-server.ts), shows what any Node
+ * HTTPS service reaches here: simulator / floor is the share of a request the simulator's own work leaves.
  * Run: npx tsx bench/simulator-sign.ts [seconds-per-case, default 1] [rounds, default 6]
  */
 import * as fs from 'fs';
@@ -107,15 +108,15 @@ async function startSimulator(dir: string) {
   };
 }
 
-/** The bare TLS signing server of tls-floor-server.ts, in its own process like the simulator. */
+/** The bare node:https signing server of https-floor-server.ts, in its own process like the simulator. */
 async function startFloor(dir: string) {
-  const child = spawn(process.execPath, ['-r', 'tsx/cjs', 'bench/tls-floor-server.ts', dir], { cwd: path.resolve(__dirname, '..'), stdio: ['ignore', 'pipe', 'inherit'] });
+  const child = spawn(process.execPath, ['-r', 'tsx/cjs', 'bench/https-floor-server.ts', dir], { cwd: path.resolve(__dirname, '..'), stdio: ['ignore', 'pipe', 'inherit'] });
   const port = await new Promise<number>((resolve, reject) => {
     child.stdout.once('data', (d: Buffer) => resolve(JSON.parse(d.toString()).port));
     child.once('exit', (code) => reject(new Error(`the floor server exited (${code}) before it was ready`)));
   });
   return {
-    signCase: (digest: Buffer): WrkCase => ({ url: new URL(`https://127.0.0.1:${port}/sign`), method: 'POST', headers: {}, body: JSON.stringify({ alg: 'RS256', value: digest.toString('base64url') }), mustContain: '"value":"' }),
+    signCase: (alg: string, digest: Buffer, mustContain: string): WrkCase => ({ url: new URL(`https://127.0.0.1:${port}/sign`), method: 'POST', headers: {}, body: JSON.stringify({ alg, value: digest.toString('base64url') }), mustContain }),
     stop: async () => {
       child.kill('SIGTERM');
       await new Promise((r) => child.once('exit', r));
@@ -133,8 +134,8 @@ interface Case {
   raw: () => Promise<void>;
   /** A GET of the key through the same HTTPS path (TLS, framing, token check, RBAC, JSON) with no token work. */
   serviceOnly: WrkCase;
-  /** RS256 only: the same sign through the bare TLS server of tls-floor-server.ts. */
-  floor?: WrkCase;
+  /** The same sign through the bare node:https server of https-floor-server.ts. */
+  floor: WrkCase;
 }
 
 /** ECDSA signatures are randomised, so wrk checks only their shape: this many per round are verified here. */
@@ -165,7 +166,8 @@ async function cases(sim: Awaited<ReturnType<typeof startSimulator>>, floor: Awa
     else await rawToken.generateEc(id, label, 'P-256', { sign: true });
     const m = alg === 'RS256' ? signMechanism(SIGN_ALGS.RS256, digest) : { mech: { mechanism: pkcs11js.CKM_ECDSA }, data: digest };
     const raw = async () => void (await rawToken.sign(id, m.mech, m.data, 512));
-    out.push({ label, simulator: sim.signCase(key.kid, body, mustContain), verify: verifyRound, raw, serviceOnly: sim.getCase(key.kid), floor: alg === 'RS256' ? floor.signCase(digest) : undefined });
+    // The floor signs with its own key: its responses are checked for shape only.
+    out.push({ label, simulator: sim.signCase(key.kid, body, mustContain), verify: verifyRound, raw, serviceOnly: sim.getCase(key.kid), floor: floor.signCase(alg, digest, '"value":"') });
   }
   return out;
 }
@@ -176,6 +178,8 @@ interface Row {
   raw: Result[];
   serviceOnly: Result[];
   floor: Result[];
+  /** The 1-minute load average read after each round: how busy the shared machine was. */
+  load: number[];
 }
 
 function opensslFigures(): Record<string, { one: number; all: number }> {
@@ -196,7 +200,8 @@ async function main(): Promise<void> {
     process.exitCode = 2;
     return;
   }
-  console.log(`sign benchmark: ${SECONDS}s per case, ${ROUNDS} rounds of simulator, raw, service-only and (RSA) bare-TLS floor per concurrency, ${os.cpus().length} CPUs, Node ${process.version}, load from wrk (1 thread)`);
+  console.log(`sign benchmark: ${SECONDS}s per case, ${ROUNDS} rounds of simulator, node:https floor, raw and service-only per concurrency, ${os.cpus().length} CPUs, Node ${process.version}, load from wrk (1 thread)`);
+  const loadBefore = os.loadavg();
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'bench-sign-'));
   const sim = await startSimulator(dir);
   const floor = await startFloor(path.join(dir, 'floor'));
@@ -207,14 +212,20 @@ async function main(): Promise<void> {
     for (const c of await cases(sim, floor, rawToken)) {
       results[c.label] = [];
       for (const concurrency of CONCURRENCY) {
-        const row: Row = { concurrency, sim: [], raw: [], serviceOnly: [], floor: [] };
+        const row: Row = { concurrency, sim: [], raw: [], serviceOnly: [], floor: [], load: [] };
         runWrk(dir, c.simulator, concurrency, SECONDS); // warm-up: JIT, TLS sessions, caches
+        runWrk(dir, c.floor, concurrency, SECONDS);
         for (let r = 0; r < ROUNDS; r++) {
-          row.sim.push(runWrk(dir, c.simulator, concurrency, SECONDS));
+          // Simulator and floor alternate which goes first, so neither always runs on the warmer machine.
+          const first = r % 2 === 0 ? [c.simulator, c.floor] : [c.floor, c.simulator];
+          const a = runWrk(dir, first[0], concurrency, SECONDS);
+          const b = runWrk(dir, first[1], concurrency, SECONDS);
+          row.sim.push(r % 2 === 0 ? a : b);
+          row.floor.push(r % 2 === 0 ? b : a);
           await c.verify();
           row.raw.push(await runRaw(concurrency, c.raw));
           row.serviceOnly.push(runWrk(dir, c.serviceOnly, concurrency, SECONDS));
-          if (c.floor) row.floor.push(runWrk(dir, c.floor, concurrency, SECONDS));
+          row.load.push(os.loadavg()[0]);
         }
         results[c.label].push(row);
       }
@@ -226,25 +237,24 @@ async function main(): Promise<void> {
     fs.rmSync(dir, { recursive: true, force: true });
   }
   const ossl = opensslFigures();
+  const loadAfter = os.loadavg();
   for (const [label, rows] of Object.entries(results)) {
     console.log(`\n${label}   (openssl speed: ${ossl[label].one.toFixed(0)}/s one core, ${ossl[label].all.toFixed(0)}/s all cores)`);
-    console.log('  conc | simulator HTTPS ops/s  p50 ms  p99 ms | raw PKCS#11 ops/s  p50 ms  p99 ms | ratio (median; min-max of rounds)');
+    console.log('  conc | simulator ops/s  p50 ms  p99 ms | node:https floor ops/s  p50 ms  p99 ms | raw PKCS#11 ops/s  p50 ms  p99 ms | sim/floor (median; min-max) | sim/raw | floor/raw | load');
     const ceilings: string[] = [];
-    const floors: string[] = [];
-    for (const { concurrency, sim: s, raw: r, serviceOnly: g, floor: f } of rows) {
-      if (f.length > 0) floors.push(`c=${concurrency} ${median(f.map((x) => x.ops)).toFixed(0)}/s, ratio ${median(f.map((x, i) => x.ops / r[i].ops)).toFixed(2)}`);
+    for (const { concurrency, sim: s, raw: r, serviceOnly: g, floor: f, load } of rows) {
       // A sign costs at least a raw sign plus the service work of a request (back to back in latency, or side
       // by side in CPU once the cores are saturated): the ratio that leaves is the best the service allows.
       const ceiling = median(g.map((x, i) => 1 / (1 + r[i].ops / x.ops)));
-      ceilings.push(`c=${concurrency} ${median(g.map((x) => x.ops)).toFixed(0)}/s -> ratio at most ${ceiling.toFixed(2)}`);
-      const ratios = s.map((x, i) => x.ops / r[i].ops).sort((a, b) => a - b);
+      ceilings.push(`c=${concurrency} ${median(g.map((x) => x.ops)).toFixed(0)}/s -> sim/raw at most ${ceiling.toFixed(2)}`);
+      const toFloor = s.map((x, i) => x.ops / f[i].ops).sort((a, b) => a - b);
       console.log(
-        `  ${String(concurrency).padStart(4)} | ${figures(s, 21)} | ${figures(r, 17)} | ${median(ratios).toFixed(2)} (${ratios[0].toFixed(2)}-${ratios[ratios.length - 1].toFixed(2)})`,
+        `  ${String(concurrency).padStart(4)} | ${figures(s, 15)} | ${figures(f, 22)} | ${figures(r, 17)} | ${median(toFloor).toFixed(2).padStart(6)} (${toFloor[0].toFixed(2)}-${toFloor[toFloor.length - 1].toFixed(2)}) | ${median(s.map((x, i) => x.ops / r[i].ops)).toFixed(2).padStart(7)} | ${median(f.map((x, i) => x.ops / r[i].ops)).toFixed(2).padStart(9)} | ${median(load).toFixed(2)}`,
       );
     }
     console.log(`  service alone (GET of the key through the same HTTPS path, no token work): ${ceilings.join('; ')}`);
-    if (floors.length > 0) console.log(`  bare TLS server signing on the same threads (tls-floor-server.ts; what any Node HTTPS service can reach here): ${floors.join('; ')}`);
   }
+  console.log(`\nmachine load (1-minute average): ${loadBefore[0].toFixed(2)} before, ${loadAfter[0].toFixed(2)} after, on ${os.cpus().length} CPUs; the bench itself keeps about 2 busy`);
 }
 
 function median(xs: number[]): number {

@@ -1,7 +1,8 @@
 import { errors } from '../http/errors';
 import { Handler, Router } from '../http/router';
 import { AppHandler, RequestContext } from '../http/server';
-import { AUDIENCES, TokenAuthority } from '../identity/tokens';
+import { AUDIENCES, TokenAuthority, isRefusal } from '../identity/tokens';
+import { keyVaultTokenMessage } from '../identity/key-vault-token-errors';
 import { HsmContext } from './context';
 import { ManagedHsmInstance } from './instance';
 import { addKeyRoutes } from './key-routes';
@@ -46,8 +47,8 @@ export function managedHsmApp(instance: ManagedHsmInstance, deps: DataPlaneDeps)
     if (!auth) throw errors.unauthorized('AKV10000: Request is missing a Bearer or PoP token.', challenge);
     const m = /^Bearer\s+(\S+)$/i.exec(auth);
     if (!m) throw errors.unauthorized('AKV10000: The Authorization header is not a Bearer token.', challenge);
-    const claims = deps.authority.check(m[1], AUDIENCES.managedHsm);
-    if (typeof claims === 'string') throw errors.unauthorized(`AKV10022: Token rejected: ${claims}.`, challenge);
+    const claims = deps.authority.validate(m[1], AUDIENCES.managedHsm);
+    if (isRefusal(claims)) throw errors.unauthorized(keyVaultTokenMessage(claims), challenge);
     if (claims.tid !== deps.tenantId) throw errors.unauthorized(`AKV10032: Invalid issuer: the token is for tenant ${claims.tid}, this HSM belongs to ${deps.tenantId}.`, challenge);
 
     const apiVersion = ctx.query.get('api-version');

@@ -41,7 +41,10 @@ function describe(folder: string, code: string): string {
 
 /** Free bytes for an unprivileged writer on the file system holding `folder`. */
 export function freeBytes(folder: string): number {
-  const s = fs.statfsSync(folder);
+  // The folder may not exist yet (its creation is what failed): its nearest existing parent is on the same disk.
+  let f = path.resolve(folder);
+  while (!fs.existsSync(f) && path.dirname(f) !== f) f = path.dirname(f);
+  const s = fs.statfsSync(f);
   return s.bavail * s.bsize;
 }
 
