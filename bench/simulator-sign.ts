@@ -28,11 +28,25 @@ const SECONDS = Number(process.argv[2] ?? 1);
 const ROUNDS = Number(process.argv[3] ?? 6);
 const CONCURRENCY = [1, 4, 16];
 
-/** One leg of one round: operations per second and latency percentiles (ms). */
+/** One leg of one round: operations per second, latency percentiles (ms) and, for a server, its event loop's CPU per request (µs). */
 interface Result {
   ops: number;
   p50: number;
   p99: number;
+  loopUs?: number;
+}
+
+/** CPU time of a process's main thread (its event loop; the signing threads are others), in ns, from the scheduler. */
+function mainThreadCpuNs(pid: number): number {
+  return Number(fs.readFileSync(`/proc/${pid}/task/${pid}/schedstat`, 'utf8').split(' ')[0]);
+}
+
+/** A wrk leg against the server process `pid`, with that server's event-loop CPU per request. */
+function serverLeg(dir: string, c: WrkCase, pid: number, concurrency: number): Result {
+  const before = mainThreadCpuNs(pid);
+  const r = runWrk(dir, c, concurrency, SECONDS);
+  const requests = r.ops * SECONDS;
+  return { ...r, loopUs: (mainThreadCpuNs(pid) - before) / 1000 / requests };
 }
 
 /** Raw leg: `concurrency` callers each looping on op for SECONDS, in this process. */
@@ -91,6 +105,7 @@ async function startSimulator(dir: string) {
   await request(agent, hsm, 'PUT', `/providers/Microsoft.Authorization/roleAssignments/${randomUUID()}?api-version=7.4`, JSON.stringify({ properties: { roleDefinitionId: '21dbd100-6940-42c2-9190-5d6cb909625b', principalId: admin } }), token);
   const auth = { Authorization: `Bearer ${token}` };
   return {
+    pid: child.pid!,
     createKey: async (name: string, spec: object) => (await request(agent, hsm, 'POST', `/keys/${name}/create?api-version=7.4`, JSON.stringify(spec), token)).body.key,
     /** One sign through Node's https client, for the signatures the bench verifies itself. */
     sign: async (kid: string, body: string): Promise<Buffer> => {
@@ -116,6 +131,7 @@ async function startFloor(dir: string) {
     child.once('exit', (code) => reject(new Error(`the floor server exited (${code}) before it was ready`)));
   });
   return {
+    pid: child.pid!,
     signCase: (alg: string, digest: Buffer, mustContain: string): WrkCase => ({ url: new URL(`https://127.0.0.1:${port}/sign`), method: 'POST', headers: {}, body: JSON.stringify({ alg, value: digest.toString('base64url') }), mustContain }),
     stop: async () => {
       child.kill('SIGTERM');
@@ -126,6 +142,8 @@ async function startFloor(dir: string) {
 
 interface Case {
   label: string;
+  simPid: number;
+  floorPid: number;
   /** The HTTPS sign as wrk sends it; every response must be a 200 with a body that contains mustContain. */
   simulator: WrkCase;
   /** The bench's own checks around each simulator leg: signatures verified with Node's crypto. */
@@ -167,7 +185,7 @@ async function cases(sim: Awaited<ReturnType<typeof startSimulator>>, floor: Awa
     const m = alg === 'RS256' ? signMechanism(SIGN_ALGS.RS256, digest) : { mech: { mechanism: pkcs11js.CKM_ECDSA }, data: digest };
     const raw = async () => void (await rawToken.sign(id, m.mech, m.data, 512));
     // The floor signs with its own key: its responses are checked for shape only.
-    out.push({ label, simulator: sim.signCase(key.kid, body, mustContain), verify: verifyRound, raw, serviceOnly: sim.getCase(key.kid), floor: floor.signCase(alg, digest, '"value":"') });
+    out.push({ label, simPid: sim.pid, floorPid: floor.pid, simulator: sim.signCase(key.kid, body, mustContain), verify: verifyRound, raw, serviceOnly: sim.getCase(key.kid), floor: floor.signCase(alg, digest, '"value":"') });
   }
   return out;
 }
@@ -217,14 +235,18 @@ async function main(): Promise<void> {
         runWrk(dir, c.floor, concurrency, SECONDS);
         for (let r = 0; r < ROUNDS; r++) {
           // Simulator and floor alternate which goes first, so neither always runs on the warmer machine.
-          const first = r % 2 === 0 ? [c.simulator, c.floor] : [c.floor, c.simulator];
-          const a = runWrk(dir, first[0], concurrency, SECONDS);
-          const b = runWrk(dir, first[1], concurrency, SECONDS);
+          const legs: Array<[WrkCase, number]> = [
+            [c.simulator, c.simPid],
+            [c.floor, c.floorPid],
+          ];
+          if (r % 2 === 1) legs.reverse();
+          const a = serverLeg(dir, legs[0][0], legs[0][1], concurrency);
+          const b = serverLeg(dir, legs[1][0], legs[1][1], concurrency);
           row.sim.push(r % 2 === 0 ? a : b);
           row.floor.push(r % 2 === 0 ? b : a);
           await c.verify();
           row.raw.push(await runRaw(concurrency, c.raw));
-          row.serviceOnly.push(runWrk(dir, c.serviceOnly, concurrency, SECONDS));
+          row.serviceOnly.push(serverLeg(dir, c.serviceOnly, c.simPid, concurrency));
           row.load.push(os.loadavg()[0]);
         }
         results[c.label].push(row);
@@ -240,16 +262,16 @@ async function main(): Promise<void> {
   const loadAfter = os.loadavg();
   for (const [label, rows] of Object.entries(results)) {
     console.log(`\n${label}   (openssl speed: ${ossl[label].one.toFixed(0)}/s one core, ${ossl[label].all.toFixed(0)}/s all cores)`);
-    console.log('  conc | simulator ops/s  p50 ms  p99 ms | node:https floor ops/s  p50 ms  p99 ms | raw PKCS#11 ops/s  p50 ms  p99 ms | sim/floor (median; min-max) | sim/raw | floor/raw | load');
+    console.log('  conc | simulator ops/s  p50 ms  p99 ms | node:https floor ops/s  p50 ms  p99 ms | raw PKCS#11 ops/s  p50 ms  p99 ms | sim/floor (median; min-max) | sim/raw | floor/raw | event loop µs/request sim, floor | load');
     const ceilings: string[] = [];
     for (const { concurrency, sim: s, raw: r, serviceOnly: g, floor: f, load } of rows) {
       // A sign costs at least a raw sign plus the service work of a request (back to back in latency, or side
       // by side in CPU once the cores are saturated): the ratio that leaves is the best the service allows.
       const ceiling = median(g.map((x, i) => 1 / (1 + r[i].ops / x.ops)));
-      ceilings.push(`c=${concurrency} ${median(g.map((x) => x.ops)).toFixed(0)}/s -> sim/raw at most ${ceiling.toFixed(2)}`);
+      ceilings.push(`c=${concurrency} ${median(g.map((x) => x.ops)).toFixed(0)}/s, ${median(g.map((x) => x.loopUs!)).toFixed(0)} µs event loop/request -> sim/raw at most ${ceiling.toFixed(2)}`);
       const toFloor = s.map((x, i) => x.ops / f[i].ops).sort((a, b) => a - b);
       console.log(
-        `  ${String(concurrency).padStart(4)} | ${figures(s, 15)} | ${figures(f, 22)} | ${figures(r, 17)} | ${median(toFloor).toFixed(2).padStart(6)} (${toFloor[0].toFixed(2)}-${toFloor[toFloor.length - 1].toFixed(2)}) | ${median(s.map((x, i) => x.ops / r[i].ops)).toFixed(2).padStart(7)} | ${median(f.map((x, i) => x.ops / r[i].ops)).toFixed(2).padStart(9)} | ${median(load).toFixed(2)}`,
+        `  ${String(concurrency).padStart(4)} | ${figures(s, 15)} | ${figures(f, 22)} | ${figures(r, 17)} | ${median(toFloor).toFixed(2).padStart(6)} (${toFloor[0].toFixed(2)}-${toFloor[toFloor.length - 1].toFixed(2)}) | ${median(s.map((x, i) => x.ops / r[i].ops)).toFixed(2).padStart(7)} | ${median(f.map((x, i) => x.ops / r[i].ops)).toFixed(2).padStart(9)} | ${median(s.map((x) => x.loopUs!)).toFixed(0).padStart(4)}, ${median(f.map((x) => x.loopUs!)).toFixed(0).padStart(4)} | ${median(load).toFixed(2)}`,
       );
     }
     console.log(`  service alone (GET of the key through the same HTTPS path, no token work): ${ceilings.join('; ')}`);

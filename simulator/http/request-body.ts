@@ -17,23 +17,45 @@ export function readBody(req: http.IncomingMessage, maxBytes: number, maxPieces:
     if (declared === undefined || declared === '0') return done(EMPTY);
     if (Number(declared) > maxBytes) return refuse('too-large');
   }
-  const chunks: Buffer[] = [];
-  let size = 0;
-  const onData = (chunk: Buffer) => {
-    size += chunk.length;
-    if (size <= maxBytes && chunks.length < maxPieces) {
-      chunks.push(chunk);
+  new BodyReader(req, maxBytes, maxPieces, done, refuse);
+}
+
+/**
+ * The listeners of one body. Methods bound once rather than closures: tsx compiles with keepNames, which gives
+ * every named closure made per request an Object.defineProperty.
+ */
+class BodyReader {
+  private readonly chunks: Buffer[] = [];
+  private size = 0;
+  private readonly onData = this.data.bind(this);
+  private readonly onEnd = this.end.bind(this);
+
+  constructor(
+    private readonly req: http.IncomingMessage,
+    private readonly maxBytes: number,
+    private readonly maxPieces: number,
+    private readonly done: (body: Buffer) => void,
+    private readonly refuse: (why: BodyRefusal) => void,
+  ) {
+    req.on('data', this.onData);
+    req.on('end', this.onEnd);
+  }
+
+  private data(chunk: Buffer): void {
+    this.size += chunk.length;
+    if (this.size <= this.maxBytes && this.chunks.length < this.maxPieces) {
+      this.chunks.push(chunk);
       return;
     }
-    const why = size > maxBytes ? 'too-large' : 'too-many-pieces';
-    req.off('data', onData);
-    req.off('end', onEnd);
-    chunks.length = 0;
+    this.req.off('data', this.onData);
+    this.req.off('end', this.onEnd);
+    this.chunks.length = 0;
     // The connection closes after the refusal: what the client still sends need not be parsed.
-    req.socket.pause();
-    refuse(why);
-  };
-  const onEnd = () => done(chunks.length === 1 ? chunks[0] : Buffer.concat(chunks, size));
-  req.on('data', onData);
-  req.on('end', onEnd);
+    this.req.socket.pause();
+    this.refuse(this.size > this.maxBytes ? 'too-large' : 'too-many-pieces');
+  }
+
+  private end(): void {
+    this.done(this.chunks.length === 1 ? this.chunks[0] : Buffer.concat(this.chunks, this.size));
+  }
 }

@@ -48,7 +48,8 @@ export class TokenAuthority {
   private readonly key: KeyObject;
   private readonly pub: KeyObject;
   readonly kid: string;
-  private readonly cache = new Map<string, TokenClaims>();
+  /** Tokens whose signature and claim types were checked, with whether their issuer is right (it cannot change). */
+  private readonly cache = new Map<string, { claims: TokenClaims; issuerOk: boolean }>();
 
   /**
    * @param authority https://host:port of the token endpoint: issuers are `${authority}/${tenant}/v2.0`
@@ -94,8 +95,9 @@ export class TokenAuthority {
 
   /** The claims of a valid token for this audience, or why it is refused. */
   validate(token: string, audience: string): TokenClaims | TokenRefusal {
-    let claims = this.cache.get(token);
-    if (!claims) {
+    let checked = this.cache.get(token);
+    if (!checked) {
+      let claims: TokenClaims;
       const parts = token.split('.');
       if (parts.length !== 3) return refusal('malformed', 'the bearer token is not a JWT');
       let head: { alg?: string; kid?: string };
@@ -112,10 +114,14 @@ export class TokenAuthority {
       for (const c of ['iss', 'aud', 'tid', 'oid'] as const) if (typeof claims[c] !== 'string') return refusal('malformed', `the bearer token has no '${c}' claim`);
       for (const c of ['exp', 'nbf'] as const) if (typeof claims[c] !== 'number') return refusal('malformed', `the bearer token has no numeric '${c}' claim`);
       if (this.cache.size > 10_000) this.cache.clear();
-      this.cache.set(token, claims);
+      checked = { claims, issuerOk: claims.iss === this.issuer(claims.tid) };
+      this.cache.set(token, checked);
     }
-    const issuer = this.issuer(claims.tid);
-    if (claims.iss !== issuer) return refusal('issuer', `invalid issuer '${shown(claims.iss)}': expected ${issuer}`, issuer, claims.iss);
+    const claims = checked.claims;
+    if (!checked.issuerOk) {
+      const issuer = this.issuer(claims.tid);
+      return refusal('issuer', `invalid issuer '${shown(claims.iss)}': expected ${issuer}`, issuer, claims.iss);
+    }
     if (claims.aud !== audience && claims.aud !== `${audience}/`) return refusal('audience', `invalid audience '${shown(claims.aud)}': expected ${audience}`, audience, claims.aud);
     const now = Math.floor(this.now() / 1000);
     if (claims.exp + SKEW_S < now) return refusal('expired', `the bearer token has expired (exp ${claims.exp}, now ${now}, 300 s of clock skew allowed)`);
