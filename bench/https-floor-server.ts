@@ -23,7 +23,14 @@ async function main(dir: string): Promise<void> {
     const chunks: Buffer[] = [];
     req.on('data', (c: Buffer) => chunks.push(c));
     req.on('end', () => {
-      const body = JSON.parse(Buffer.concat(chunks).toString('utf8')) as { alg: string; value: string };
+      let body: { alg: string; value: string };
+      try {
+        body = JSON.parse(Buffer.concat(chunks).toString('utf8'));
+      } catch {
+        res.writeHead(400);
+        res.end();
+        return;
+      }
       const digest = Buffer.from(body.value, 'base64url');
       const [id, { mech, data }] = body.alg === 'RS256' ? ['01', signMechanism(SIGN_ALGS.RS256, digest)] : ['02', { mech: { mechanism: pkcs11js.CKM_ECDSA }, data: digest }];
       token.sign(id, mech, data, 512).then(
