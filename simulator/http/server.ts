@@ -185,7 +185,8 @@ export class HttpsListener {
    * when the connection can still take it, then closed, as Node itself does.
    */
   private onClientError(err: Error & { code?: string; reason?: string }, socket: Duplex): void {
-    if (err.code === 'ECONNRESET' || !socket.writable) {
+    // A TLS failure (handshake timeout, bad record) leaves no HTTP to answer in.
+    if (err.code === 'ECONNRESET' || err.code?.startsWith('ERR_TLS') || !socket.writable) {
       socket.destroy();
       return;
     }
