@@ -2,7 +2,8 @@
  * The least an HTTPS signing service on Node costs on this machine, for bench/simulator-sign.ts: a bare node:https
  * server (the same HTTP parser, TLS and kind of certificate as the simulator) that reads the body, signs its
  * digest with RS256 or ES256 on the same signing threads, and answers the signature as JSON. No routing, token
- * check, RBAC, metadata or limits. The simulator's own work is what it costs beyond this server.
+ * check, RBAC, metadata or limits. The bench sends it the simulator's own requests (path, bearer token, body),
+ * which it ignores but parses and decrypts alike: the simulator's own work is what it costs beyond this server.
  * Run by the bench: node -r tsx/cjs bench/https-floor-server.ts DIR; prints {"port":N} when ready.
  */
 import * as https from 'https';

@@ -32,12 +32,12 @@ export function request(agent: https.Agent, base: string, method: string, p: str
   });
 }
 
-/** Starts the simulator in a child process, as users run it, with the state in DIR/state. */
-export async function startSimulator(dir: string) {
+/** Starts the simulator in a child process, as users run it, with the state in DIR/state; `repo`: another checkout's simulator. */
+export async function startSimulator(dir: string, repo = path.resolve(__dirname, '..')) {
   const admin = randomUUID();
   fs.writeFileSync(path.join(dir, 'hsms.json'), JSON.stringify([{ name: 'bench', administrators: [admin] }]));
   const state = path.join(dir, 'state');
-  const child = spawn(process.execPath, ['scripts/hsmctl.js', 'simulator', 'start', '--state-dir', state, '--instances', path.join(dir, 'hsms.json')], { cwd: path.resolve(__dirname, '..'), stdio: 'ignore' });
+  const child = spawn(process.execPath, ['scripts/hsmctl.js', 'simulator', 'start', '--state-dir', state, '--instances', path.join(dir, 'hsms.json')], { cwd: repo, stdio: 'ignore' });
   const ef = path.join(state, 'endpoints.json');
   for (let i = 0; i < 400 && !fs.existsSync(ef); i++) await new Promise((r) => setTimeout(r, 50));
   if (!fs.existsSync(ef)) throw new Error('the simulator did not start within 20 s');

@@ -72,7 +72,12 @@ async function startFloor(dir: string) {
   });
   return {
     pid: child.pid!,
-    signCase: (alg: string, digest: Buffer, mustContain: string): WrkCase => ({ url: new URL(`https://127.0.0.1:${port}/sign`), method: 'POST', headers: {}, body: JSON.stringify({ alg, value: digest.toString('base64url') }), mustContain }),
+    /** The simulator's own request (path, query, bearer token, body) sent to the floor, so both parse and decrypt the same bytes. */
+    signCase: (simulatorCase: WrkCase, mustContain: string): WrkCase => {
+      const url = new URL(simulatorCase.url);
+      url.host = `127.0.0.1:${port}`;
+      return { ...simulatorCase, url, mustContain };
+    },
     stop: async () => {
       child.kill('SIGTERM');
       await new Promise((r) => child.once('exit', r));
@@ -125,7 +130,8 @@ async function cases(sim: Awaited<ReturnType<typeof startSimulator>>, floor: Awa
     const m = alg === 'RS256' ? signMechanism(SIGN_ALGS.RS256, digest) : { mech: { mechanism: pkcs11js.CKM_ECDSA }, data: digest };
     const raw = async () => void (await rawToken.sign(id, m.mech, m.data, 512));
     // The floor signs with its own key: its responses are checked for shape only.
-    out.push({ label, simPid: sim.pid, floorPid: floor.pid, simulator: sim.signCase(key.kid, body, mustContain), verify: verifyRound, raw, serviceOnly: sim.getCase(key.kid), floor: floor.signCase(alg, digest, '"value":"') });
+    const simulator = sim.signCase(key.kid, body, mustContain);
+    out.push({ label, simPid: sim.pid, floorPid: floor.pid, simulator, verify: verifyRound, raw, serviceOnly: sim.getCase(key.kid), floor: floor.signCase(simulator, '"value":"') });
   }
   return out;
 }
