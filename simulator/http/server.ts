@@ -95,6 +95,11 @@ export class HttpsListener {
       socket.once('close', () => this.sockets.delete(socket));
     });
     this.server.on('clientError', (err: Error, socket: Duplex) => this.onClientError(err, socket));
+    // Node answers these two with a bare status (or none): here in the service's shape.
+    this.server.on('checkExpectation', (req: http.IncomingMessage, res: http.ServerResponse) =>
+      send(res, randomUUID(), errorReply(new ServiceError(417, ErrorCodes.BadParameter, `Expect: '${String(req.headers.expect).slice(0, 40)}' is not supported; only 100-continue.`)), true),
+    );
+    this.server.on('connect', (_req: http.IncomingMessage, socket: Duplex) => endWith(socket, errors.methodNotAllowed('CONNECT', 'this server')));
     // A client that fails the TLS handshake only loses its own connection.
     this.server.on('tlsClientError', () => undefined);
   }
@@ -190,13 +195,17 @@ export class HttpsListener {
       socket.destroy();
       return;
     }
-    const e = parserRefusal(err, this.limits);
-    const body = JSON.stringify(e.body());
-    socket.end(
-      `HTTP/1.1 ${e.status} ${http.STATUS_CODES[e.status]}\r\ncontent-type: application/json; charset=utf-8\r\nx-ms-request-id: ${randomUUID()}\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`,
-      () => socket.destroy(),
-    );
+    endWith(socket, parserRefusal(err, this.limits));
   }
+}
+
+/** Answers on a connection Node's server has let go of (no response object), then closes it, as Node itself does. */
+function endWith(socket: Duplex, e: ServiceError): void {
+  const body = JSON.stringify(e.body());
+  socket.end(
+    `HTTP/1.1 ${e.status} ${http.STATUS_CODES[e.status]}\r\ncontent-type: application/json; charset=utf-8\r\nx-ms-request-id: ${randomUUID()}\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`,
+    () => socket.destroy(),
+  );
 }
 
 function tooManyPieces(max: number): ServiceError {

@@ -98,6 +98,8 @@ describe('HTTPS listener on Node\u2019s HTTP server', () => {
     ['a head over the limit', `GET /x HTTP/1.1\r\nX: ${'y'.repeat(MAX_HEADER_BYTES + 10)}\r\n\r\n`, 431, 'BadParameter', /head is larger than 16384 bytes/],
     ['an HTTP/1.1 request without Host', 'GET /x HTTP/1.1\r\n\r\n', 400, 'BadParameter', /no Host header/],
     ['a target that is no URL', 'GET * HTTP/1.1\r\nHost: a\r\n\r\n', 400, 'BadParameter', /URL is not valid/],
+    ['an expectation other than 100-continue', 'POST /x HTTP/1.1\r\nHost: a\r\nExpect: magic\r\nContent-Length: 2\r\n\r\n{}', 417, 'BadParameter', /only 100-continue/],
+    ['CONNECT', 'CONNECT example.com:443 HTTP/1.1\r\nHost: example.com:443\r\n\r\n', 405, 'MethodNotAllowed', /'CONNECT' is not supported/],
   ])('refuses %s with an error in the service shape', async (_what, bytes, status, code, message) => {
     const out = await exchange(port, material.caCert, bytes, /\}$/);
     expect(statusLines(out)[0]).toBe(`HTTP/1.1 ${status}`);
