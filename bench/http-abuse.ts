@@ -22,19 +22,39 @@ const FLOOD_CLIENT = `
 const tls = require('tls');
 const [port, ca] = [Number(process.argv[1]), require('fs').readFileSync(process.argv[2], 'utf8')];
 const flood = Buffer.concat([Buffer.from('POST /sign HTTP/1.1\\r\\nHost: a\\r\\nTransfer-Encoding: chunked\\r\\n\\r\\n'), Buffer.from('1\\r\\nx\\r\\n'.repeat(300000)), Buffer.from('0\\r\\n\\r\\n')]);
-const started = process.hrtime.bigint();
-const s = tls.connect({ host: '127.0.0.1', port, ca, servername: 'localhost' }, () => s.write(flood));
-let out = '';
-s.on('data', (d) => (out += d.toString('latin1')));
-s.on('error', () => undefined);
-s.on('close', () => console.log(JSON.stringify({ status: out.split('\\r\\n')[0] || '(closed without an answer)', ms: Number(process.hrtime.bigint() - started) / 1e6 })));
+console.log('ready');
+process.stdin.once('data', () => {
+  const started = process.hrtime.bigint();
+  const s = tls.connect({ host: '127.0.0.1', port, ca, servername: 'localhost' }, () => s.write(flood));
+  let out = '';
+  s.on('data', (d) => (out += d.toString('latin1')));
+  s.on('error', () => undefined);
+  s.on('close', () => {
+    console.log(JSON.stringify({ status: out.split('\\r\\n')[0] || '(closed without an answer)', ms: Number(process.hrtime.bigint() - started) / 1e6 }));
+    process.exit(0);
+  });
+});
 `;
 
-function flood(port: number, caFile: string): Promise<{ status: string; ms: number }> {
-  const child = spawn(process.execPath, ['-e', FLOOD_CLIENT, String(port), caFile], { stdio: ['ignore', 'pipe', 'inherit'] });
+/** Starts the flooding client and waits until it is ready; `go()` sends the flood and resolves with the answer. */
+async function floodClient(port: number, caFile: string): Promise<{ go: () => Promise<{ status: string; ms: number }> }> {
+  const child = spawn(process.execPath, ['-e', FLOOD_CLIENT, String(port), caFile], { stdio: ['pipe', 'pipe', 'inherit'] });
   let out = '';
-  child.stdout.on('data', (d: Buffer) => (out += d.toString()));
-  return new Promise((resolve, reject) => child.once('exit', (code) => (code === 0 ? resolve(JSON.parse(out)) : reject(new Error(`the flood client exited with ${code}`)))));
+  await new Promise<void>((resolve) =>
+    child.stdout.on('data', (d: Buffer) => {
+      out += d.toString();
+      if (out === 'ready\n') resolve();
+    }),
+  );
+  const done = new Promise<{ status: string; ms: number }>((resolve, reject) =>
+    child.once('exit', (code) => (code === 0 ? resolve(JSON.parse(out.slice('ready\n'.length))) : reject(new Error(`the flood client exited with ${code}`)))),
+  );
+  return {
+    go: () => {
+      child.stdin.end('go\n');
+      return done;
+    },
+  };
 }
 
 /** Signs in a loop on one kept-alive connection until `stop()` is true; returns each sign's latency in ms. */
@@ -72,10 +92,11 @@ async function main(): Promise<void> {
     console.log(`no flood:      ${summary(quiet)}; ${(signCpuMs * 1000).toFixed(0)} µs of event loop per sign`);
 
     for (let i = 0; i < FLOODS; i++) {
+      const client = await floodClient(port, caFile);
       let answered = false;
       const cpu0 = mainThreadCpuNs(sim.pid);
       const signs = signLoop(sign, () => answered);
-      const f = await flood(port, caFile);
+      const f = await client.go();
       answered = true;
       const during = await signs;
       const cpuMs = (mainThreadCpuNs(sim.pid) - cpu0) / 1e6 - during.length * signCpuMs;
@@ -85,8 +106,9 @@ async function main(): Promise<void> {
     // The same flood against a bare node:https server, which reads every chunk.
     const child = spawn(process.execPath, ['-r', 'tsx/cjs', 'bench/https-floor-server.ts', path.join(dir, 'floor')], { cwd: path.resolve(__dirname, '..'), stdio: ['ignore', 'pipe', 'inherit'] });
     const floorPort = await new Promise<number>((resolve) => child.stdout.once('data', (d: Buffer) => resolve(JSON.parse(d.toString()).port)));
+    const client = await floodClient(floorPort, path.join(dir, 'floor', 'tls', 'ca.crt'));
     const cpu0 = mainThreadCpuNs(child.pid!);
-    const f = await flood(floorPort, path.join(dir, 'floor', 'tls', 'ca.crt'));
+    const f = await client.go();
     console.log(`bare node:https (no piece cap): answered "${f.status}" after ${f.ms.toFixed(0)} ms, ${((mainThreadCpuNs(child.pid!) - cpu0) / 1e6).toFixed(1)} ms of its event loop`);
     child.kill('SIGTERM');
     await new Promise((r) => child.once('exit', r));

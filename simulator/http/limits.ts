@@ -36,7 +36,7 @@ export interface ListenerLimits {
 export const DEFAULT_LIMITS: Readonly<ListenerLimits> = {
   maxHeaderBytes: 16 * 1024,
   maxBodyBytes: 256 * 1024,
-  maxBodyPieces: 4096,
+  maxBodyPieces: 1024,
   headersTimeoutMs: 20_000,
   requestTimeoutMs: 60_000,
   keepAliveTimeoutMs: 30_000,
