@@ -4,19 +4,20 @@
  * "Raw" is the simulator's own Token class on a token in this process: the same PKCS#11 calls (C_SignInit and
  * C_Sign on the module's signing threads) without the service, so the ratio is what HTTPS, TLS, the token check,
  * RBAC and JSON cost. The HTTPS load comes from wrk (see wrk-load.ts), which checks every response.
- * A bare TLS server signing on the same threads (tls-floor-server.ts) shows what any Node HTTPS service reaches here.
+ * The floor, a bare node:https server signing on the same threads (https-floor-server.ts), shows what any Node
+ * HTTPS service reaches here: simulator / floor is the share of a request the simulator's own work leaves.
  * Run: npx tsx bench/simulator-sign.ts [seconds-per-case, default 1] [rounds, default 6]
  */
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
-import * as https from 'https';
 import { spawn, execFileSync } from 'child_process';
-import { createHash, createPublicKey, randomUUID, verify } from 'crypto';
+import { createHash, createPublicKey, verify } from 'crypto';
 import * as pkcs11js from 'pkcs11js';
 import { Pkcs11Module } from '../simulator/pkcs11/module';
 import { Token } from '../simulator/pkcs11/token';
 import { runWrk, wrkAvailable, WrkCase } from './wrk-load';
+import { mainThreadCpuNs, startSimulator } from './simulator-process';
 import { signMechanism, SIGN_ALGS } from '../simulator/managedhsm/algorithms';
 
 const SECONDS = Number(process.argv[2] ?? 1);
@@ -27,11 +28,20 @@ const SECONDS = Number(process.argv[2] ?? 1);
 const ROUNDS = Number(process.argv[3] ?? 6);
 const CONCURRENCY = [1, 4, 16];
 
-/** One leg of one round: operations per second and latency percentiles (ms). */
+/** One leg of one round: operations per second, latency percentiles (ms) and, for a server, its event loop's CPU per request (µs). */
 interface Result {
   ops: number;
   p50: number;
   p99: number;
+  loopUs?: number;
+}
+
+/** A wrk leg against the server process `pid`, with that server's event-loop CPU per request. */
+function serverLeg(dir: string, c: WrkCase, pid: number, concurrency: number): Result {
+  const before = mainThreadCpuNs(pid);
+  const r = runWrk(dir, c, concurrency, SECONDS);
+  const requests = r.ops * SECONDS;
+  return { ...r, loopUs: (mainThreadCpuNs(pid) - before) / 1000 / requests };
 }
 
 /** Raw leg: `concurrency` callers each looping on op for SECONDS, in this process. */
@@ -53,69 +63,21 @@ async function runRaw(concurrency: number, op: () => Promise<void>): Promise<Res
   return { ops: (latencies.length * 1000) / (Date.now() - start), p50: at(0.5), p99: at(0.99) };
 }
 
-/** Setup calls (activation, token, role, key creation) and signature checks go through Node's https module; the load is wrk's. */
-function request(agent: https.Agent, base: string, method: string, p: string, body?: string, token?: string, type = 'application/json'): Promise<{ status: number; body: any }> {
-  const u = new URL(base);
-  return new Promise((resolve, reject) => {
-    const headers = { ...(body !== undefined ? { 'content-type': type, 'content-length': Buffer.byteLength(body) } : {}), ...(token ? { authorization: `Bearer ${token}` } : {}) };
-    const req = https.request({ host: u.hostname, port: u.port, path: p, method, agent, headers }, (res) => {
-      const chunks: Buffer[] = [];
-      res.on('data', (c) => chunks.push(c));
-      res.on('end', () => {
-        const t = Buffer.concat(chunks).toString();
-        resolve({ status: res.statusCode ?? 0, body: t ? JSON.parse(t) : undefined });
-      });
-    });
-    req.on('error', reject);
-    req.end(body);
-  });
-}
-
-/** The simulator runs in a child process, as users run it; the raw token lives here. */
-async function startSimulator(dir: string) {
-  const admin = randomUUID();
-  fs.writeFileSync(path.join(dir, 'hsms.json'), JSON.stringify([{ name: 'bench', administrators: [admin] }]));
-  const state = path.join(dir, 'state');
-  const child = spawn(process.execPath, ['scripts/hsmctl.js', 'simulator', 'start', '--state-dir', state, '--instances', path.join(dir, 'hsms.json')], { cwd: path.resolve(__dirname, '..'), stdio: 'ignore' });
-  const ef = path.join(state, 'endpoints.json');
-  for (let i = 0; i < 400 && !fs.existsSync(ef); i++) await new Promise((r) => setTimeout(r, 50));
-  if (!fs.existsSync(ef)) throw new Error('the simulator did not start within 20 s');
-  const e = JSON.parse(fs.readFileSync(ef, 'utf8'));
-  const agent = new https.Agent({ ca: fs.readFileSync(e.caCertificate), keepAlive: true });
-  await request(agent, e.authorityHost, 'POST', '/_simulator/managedHsms/bench/activate', '', fs.readFileSync(e.managementTokenFile, 'utf8').trim());
-  const secret = fs.readFileSync(e.principals[0].secretFile, 'utf8').trim();
-  const form = `grant_type=client_credentials&client_id=${admin}&client_secret=${encodeURIComponent(secret)}&scope=${encodeURIComponent('https://managedhsm.azure.net/.default')}`;
-  const token: string = (await request(agent, e.authorityHost, 'POST', `/${e.tenantId}/oauth2/v2.0/token`, form, undefined, 'application/x-www-form-urlencoded')).body.access_token;
-  const hsm: string = e.managedHsms[0].hsmUri;
-  await request(agent, hsm, 'PUT', `/providers/Microsoft.Authorization/roleAssignments/${randomUUID()}?api-version=7.4`, JSON.stringify({ properties: { roleDefinitionId: '21dbd100-6940-42c2-9190-5d6cb909625b', principalId: admin } }), token);
-  const auth = { Authorization: `Bearer ${token}` };
-  return {
-    createKey: async (name: string, spec: object) => (await request(agent, hsm, 'POST', `/keys/${name}/create?api-version=7.4`, JSON.stringify(spec), token)).body.key,
-    /** One sign through Node's https client, for the signatures the bench verifies itself. */
-    sign: async (kid: string, body: string): Promise<Buffer> => {
-      const r = await request(agent, hsm, 'POST', `${new URL(kid).pathname}/sign?api-version=7.4`, body, token);
-      if (r.status !== 200) throw new Error(`sign failed: HTTP ${r.status} ${JSON.stringify(r.body).slice(0, 200)}`);
-      return Buffer.from(r.body.value, 'base64url');
-    },
-    signCase: (kid: string, body: string, mustContain: string): WrkCase => ({ url: new URL(`${kid}/sign?api-version=7.4`), method: 'POST', headers: auth, body, mustContain }),
-    getCase: (kid: string): WrkCase => ({ url: new URL(`${kid}?api-version=7.4`), method: 'GET', headers: auth, mustContain: `"kid":"${kid}"` }),
-    stop: async () => {
-      agent.destroy();
-      child.kill('SIGTERM');
-      await new Promise((r) => child.once('exit', r));
-    },
-  };
-}
-
-/** The bare TLS signing server of tls-floor-server.ts, in its own process like the simulator. */
+/** The bare node:https signing server of https-floor-server.ts, in its own process like the simulator. */
 async function startFloor(dir: string) {
-  const child = spawn(process.execPath, ['-r', 'tsx/cjs', 'bench/tls-floor-server.ts', dir], { cwd: path.resolve(__dirname, '..'), stdio: ['ignore', 'pipe', 'inherit'] });
+  const child = spawn(process.execPath, ['-r', 'tsx/cjs', 'bench/https-floor-server.ts', dir], { cwd: path.resolve(__dirname, '..'), stdio: ['ignore', 'pipe', 'inherit'] });
   const port = await new Promise<number>((resolve, reject) => {
     child.stdout.once('data', (d: Buffer) => resolve(JSON.parse(d.toString()).port));
     child.once('exit', (code) => reject(new Error(`the floor server exited (${code}) before it was ready`)));
   });
   return {
-    signCase: (digest: Buffer): WrkCase => ({ url: new URL(`https://127.0.0.1:${port}/sign`), method: 'POST', headers: {}, body: JSON.stringify({ alg: 'RS256', value: digest.toString('base64url') }), mustContain: '"value":"' }),
+    pid: child.pid!,
+    /** The simulator's own request (path, query, bearer token, body) sent to the floor, so both parse and decrypt the same bytes. */
+    signCase: (simulatorCase: WrkCase, mustContain: string): WrkCase => {
+      const url = new URL(simulatorCase.url);
+      url.host = `127.0.0.1:${port}`;
+      return { ...simulatorCase, url, mustContain };
+    },
     stop: async () => {
       child.kill('SIGTERM');
       await new Promise((r) => child.once('exit', r));
@@ -125,6 +87,8 @@ async function startFloor(dir: string) {
 
 interface Case {
   label: string;
+  simPid: number;
+  floorPid: number;
   /** The HTTPS sign as wrk sends it; every response must be a 200 with a body that contains mustContain. */
   simulator: WrkCase;
   /** The bench's own checks around each simulator leg: signatures verified with Node's crypto. */
@@ -133,8 +97,8 @@ interface Case {
   raw: () => Promise<void>;
   /** A GET of the key through the same HTTPS path (TLS, framing, token check, RBAC, JSON) with no token work. */
   serviceOnly: WrkCase;
-  /** RS256 only: the same sign through the bare TLS server of tls-floor-server.ts. */
-  floor?: WrkCase;
+  /** The same sign through the bare node:https server of https-floor-server.ts. */
+  floor: WrkCase;
 }
 
 /** ECDSA signatures are randomised, so wrk checks only their shape: this many per round are verified here. */
@@ -165,7 +129,9 @@ async function cases(sim: Awaited<ReturnType<typeof startSimulator>>, floor: Awa
     else await rawToken.generateEc(id, label, 'P-256', { sign: true });
     const m = alg === 'RS256' ? signMechanism(SIGN_ALGS.RS256, digest) : { mech: { mechanism: pkcs11js.CKM_ECDSA }, data: digest };
     const raw = async () => void (await rawToken.sign(id, m.mech, m.data, 512));
-    out.push({ label, simulator: sim.signCase(key.kid, body, mustContain), verify: verifyRound, raw, serviceOnly: sim.getCase(key.kid), floor: alg === 'RS256' ? floor.signCase(digest) : undefined });
+    // The floor signs with its own key: its responses are checked for shape only.
+    const simulator = sim.signCase(key.kid, body, mustContain);
+    out.push({ label, simPid: sim.pid, floorPid: floor.pid, simulator, verify: verifyRound, raw, serviceOnly: sim.getCase(key.kid), floor: floor.signCase(simulator, '"value":"') });
   }
   return out;
 }
@@ -176,6 +142,8 @@ interface Row {
   raw: Result[];
   serviceOnly: Result[];
   floor: Result[];
+  /** The 1-minute load average read after each round: how busy the shared machine was. */
+  load: number[];
 }
 
 function opensslFigures(): Record<string, { one: number; all: number }> {
@@ -196,7 +164,8 @@ async function main(): Promise<void> {
     process.exitCode = 2;
     return;
   }
-  console.log(`sign benchmark: ${SECONDS}s per case, ${ROUNDS} rounds of simulator, raw, service-only and (RSA) bare-TLS floor per concurrency, ${os.cpus().length} CPUs, Node ${process.version}, load from wrk (1 thread)`);
+  console.log(`sign benchmark: ${SECONDS}s per case, ${ROUNDS} rounds of simulator, node:https floor, raw and service-only per concurrency, ${os.cpus().length} CPUs, Node ${process.version}, load from wrk (1 thread)`);
+  const loadBefore = os.loadavg();
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'bench-sign-'));
   const sim = await startSimulator(dir);
   const floor = await startFloor(path.join(dir, 'floor'));
@@ -207,14 +176,24 @@ async function main(): Promise<void> {
     for (const c of await cases(sim, floor, rawToken)) {
       results[c.label] = [];
       for (const concurrency of CONCURRENCY) {
-        const row: Row = { concurrency, sim: [], raw: [], serviceOnly: [], floor: [] };
+        const row: Row = { concurrency, sim: [], raw: [], serviceOnly: [], floor: [], load: [] };
         runWrk(dir, c.simulator, concurrency, SECONDS); // warm-up: JIT, TLS sessions, caches
+        runWrk(dir, c.floor, concurrency, SECONDS);
         for (let r = 0; r < ROUNDS; r++) {
-          row.sim.push(runWrk(dir, c.simulator, concurrency, SECONDS));
+          // Simulator and floor alternate which goes first, so neither always runs on the warmer machine.
+          const legs: Array<[WrkCase, number]> = [
+            [c.simulator, c.simPid],
+            [c.floor, c.floorPid],
+          ];
+          if (r % 2 === 1) legs.reverse();
+          const a = serverLeg(dir, legs[0][0], legs[0][1], concurrency);
+          const b = serverLeg(dir, legs[1][0], legs[1][1], concurrency);
+          row.sim.push(r % 2 === 0 ? a : b);
+          row.floor.push(r % 2 === 0 ? b : a);
           await c.verify();
           row.raw.push(await runRaw(concurrency, c.raw));
-          row.serviceOnly.push(runWrk(dir, c.serviceOnly, concurrency, SECONDS));
-          if (c.floor) row.floor.push(runWrk(dir, c.floor, concurrency, SECONDS));
+          row.serviceOnly.push(serverLeg(dir, c.serviceOnly, c.simPid, concurrency));
+          row.load.push(os.loadavg()[0]);
         }
         results[c.label].push(row);
       }
@@ -226,25 +205,24 @@ async function main(): Promise<void> {
     fs.rmSync(dir, { recursive: true, force: true });
   }
   const ossl = opensslFigures();
+  const loadAfter = os.loadavg();
   for (const [label, rows] of Object.entries(results)) {
     console.log(`\n${label}   (openssl speed: ${ossl[label].one.toFixed(0)}/s one core, ${ossl[label].all.toFixed(0)}/s all cores)`);
-    console.log('  conc | simulator HTTPS ops/s  p50 ms  p99 ms | raw PKCS#11 ops/s  p50 ms  p99 ms | ratio (median; min-max of rounds)');
+    console.log('  conc | simulator ops/s  p50 ms  p99 ms | node:https floor ops/s  p50 ms  p99 ms | raw PKCS#11 ops/s  p50 ms  p99 ms | sim/floor (median; min-max) | sim/raw | floor/raw | event loop µs/request sim, floor | load');
     const ceilings: string[] = [];
-    const floors: string[] = [];
-    for (const { concurrency, sim: s, raw: r, serviceOnly: g, floor: f } of rows) {
-      if (f.length > 0) floors.push(`c=${concurrency} ${median(f.map((x) => x.ops)).toFixed(0)}/s, ratio ${median(f.map((x, i) => x.ops / r[i].ops)).toFixed(2)}`);
+    for (const { concurrency, sim: s, raw: r, serviceOnly: g, floor: f, load } of rows) {
       // A sign costs at least a raw sign plus the service work of a request (back to back in latency, or side
       // by side in CPU once the cores are saturated): the ratio that leaves is the best the service allows.
       const ceiling = median(g.map((x, i) => 1 / (1 + r[i].ops / x.ops)));
-      ceilings.push(`c=${concurrency} ${median(g.map((x) => x.ops)).toFixed(0)}/s -> ratio at most ${ceiling.toFixed(2)}`);
-      const ratios = s.map((x, i) => x.ops / r[i].ops).sort((a, b) => a - b);
+      ceilings.push(`c=${concurrency} ${median(g.map((x) => x.ops)).toFixed(0)}/s, ${median(g.map((x) => x.loopUs!)).toFixed(0)} µs event loop/request -> sim/raw at most ${ceiling.toFixed(2)}`);
+      const toFloor = s.map((x, i) => x.ops / f[i].ops).sort((a, b) => a - b);
       console.log(
-        `  ${String(concurrency).padStart(4)} | ${figures(s, 21)} | ${figures(r, 17)} | ${median(ratios).toFixed(2)} (${ratios[0].toFixed(2)}-${ratios[ratios.length - 1].toFixed(2)})`,
+        `  ${String(concurrency).padStart(4)} | ${figures(s, 15)} | ${figures(f, 22)} | ${figures(r, 17)} | ${median(toFloor).toFixed(2).padStart(6)} (${toFloor[0].toFixed(2)}-${toFloor[toFloor.length - 1].toFixed(2)}) | ${median(s.map((x, i) => x.ops / r[i].ops)).toFixed(2).padStart(7)} | ${median(f.map((x, i) => x.ops / r[i].ops)).toFixed(2).padStart(9)} | ${median(s.map((x) => x.loopUs!)).toFixed(0).padStart(4)}, ${median(f.map((x) => x.loopUs!)).toFixed(0).padStart(4)} | ${median(load).toFixed(2)}`,
       );
     }
     console.log(`  service alone (GET of the key through the same HTTPS path, no token work): ${ceilings.join('; ')}`);
-    if (floors.length > 0) console.log(`  bare TLS server signing on the same threads (tls-floor-server.ts; what any Node HTTPS service can reach here): ${floors.join('; ')}`);
   }
+  console.log(`\nmachine load (1-minute average): ${loadBefore[0].toFixed(2)} before, ${loadAfter[0].toFixed(2)} after, on ${os.cpus().length} CPUs; the bench itself keeps about 2 busy`);
 }
 
 function median(xs: number[]): number {

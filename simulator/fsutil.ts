@@ -16,13 +16,19 @@ export function writeFileAtomic(file: string, data: string | Buffer, mode = 0o64
   const tmp = path.join(dir, `.${path.basename(file)}.${process.pid}.${Date.now()}.tmp`);
   const fd = fs.openSync(tmp, 'w', mode);
   try {
-    fs.writeSync(fd, typeof data === 'string' ? Buffer.from(data) : data);
-    fs.fsyncSync(fd);
-  } finally {
-    fs.closeSync(fd);
+    try {
+      fs.writeFileSync(fd, typeof data === 'string' ? Buffer.from(data) : data);
+      fs.fsyncSync(fd);
+    } finally {
+      fs.closeSync(fd);
+    }
+    fs.chmodSync(tmp, mode);
+    fs.renameSync(tmp, file);
+  } catch (err) {
+    // A half-written temp file would keep a full disk full.
+    fs.rmSync(tmp, { force: true });
+    throw err;
   }
-  fs.chmodSync(tmp, mode);
-  fs.renameSync(tmp, file);
   fsyncDir(dir);
 }
 

@@ -17,7 +17,8 @@ import { addManagementRoutes } from './management/routes';
 import { ArmService, ManagedHsmBackend } from './arm/service';
 import { addArmRoutes } from './arm/routes';
 import { ApplianceLauncher, LunaProcessLauncher } from './arm/launcher';
-import { Logger, consoleLogger } from './logger';
+import { Logger, consoleLogger, guardStdio } from './logger';
+import { checkStartSpace, startFailure, watchStateDisk } from './store/state-disk';
 import { resourceId } from './arm/model';
 import { AuditTrail } from './audit/audit-trail';
 import { addAuditRoutes } from './management/audit-routes';
@@ -96,13 +97,26 @@ export interface SimulatorHandle {
   close(): Promise<void>;
 }
 
+function onStateDisk<T>(stateDir: string, fn: () => T): T {
+  try {
+    return fn();
+  } catch (err) {
+    throw startFailure(err, stateDir) ?? err;
+  }
+}
+
 /** Starts the simulator in this process. One simulator (one state folder) per process at a time. */
 export async function startSimulator(opts: SimulatorOptions): Promise<SimulatorHandle> {
   const log = opts.logger ?? consoleLogger;
+  guardStdio();
   const stateDir = path.resolve(opts.stateDir);
-  ensurePrivateDir(stateDir);
-  const unlock = lockStateDir(stateDir);
-  const cleanups: Array<() => Promise<void> | void> = [unlock];
+  // A full disk stops the start here, with the folder and the space needed, rather than half-way with ENOSPC.
+  const unlock = onStateDisk(stateDir, () => {
+    ensurePrivateDir(stateDir);
+    checkStartSpace(stateDir);
+    return lockStateDir(stateDir);
+  });
+  const cleanups: Array<() => Promise<void> | void> = [unlock, watchStateDisk(stateDir)];
   const cleanup = async () => {
     for (const c of cleanups.reverse()) await c();
   };
@@ -125,7 +139,6 @@ export async function startSimulator(opts: SimulatorOptions): Promise<SimulatorH
     if (!fs.existsSync(managementTokenFile)) writePrivateFile(managementTokenFile, randomBytes(32).toString('base64url'));
     const managementToken = fs.readFileSync(managementTokenFile, 'utf8').trim();
 
-    const authority = new TokenAuthority(stateDir);
     const principals = new Principals(store, stateDir);
     const controlRouter = new Router();
     const control = new HttpsListener(tls, async (ctx) => {
@@ -135,6 +148,7 @@ export async function startSimulator(opts: SimulatorOptions): Promise<SimulatorH
     const controlPort = await control.listen(opts.port ?? 0);
     cleanups.push(() => control.close());
     const authorityHost = `https://127.0.0.1:${controlPort}`;
+    const authority = new TokenAuthority(stateDir, authorityHost);
     const endpointsFile = path.join(stateDir, 'endpoints.json');
     cleanups.push(() => fs.rmSync(endpointsFile, { force: true })); // nothing listens once closed
 
@@ -168,8 +182,15 @@ export async function startSimulator(opts: SimulatorOptions): Promise<SimulatorH
     });
     let ready = false;
     let arm: ArmService | undefined;
+    // endpoints.json is a convenience copy of state already committed: a full disk must not fail the request
+    // that changed the state (the next change rewrites it).
     const writeEndpoints = () => {
-      if (ready) writeFileAtomic(endpointsFile, JSON.stringify(endpoints(), null, 2) + '\n', 0o644);
+      if (!ready) return;
+      try {
+        writeFileAtomic(endpointsFile, JSON.stringify(endpoints(), null, 2) + '\n', 0o644);
+      } catch (err) {
+        log.error(`could not rewrite ${endpointsFile}: ${(err as Error).message}`);
+      }
     };
 
     const audit = new AuditTrail(stateDir);
@@ -269,7 +290,7 @@ export async function startSimulator(opts: SimulatorOptions): Promise<SimulatorH
     };
   } catch (err) {
     await cleanup().catch(() => undefined);
-    throw err;
+    throw startFailure(err, stateDir) ?? err;
   }
 }
 

@@ -29,15 +29,16 @@ export const simulatorStartCommand: Command = {
     }
     const instances = flags.instances ? readInstances(flags.instances as string) : [];
     const sim = await startSimulator({ stateDir, port, instances });
+    // Listening for the stop signals before announcing readiness: whoever reads the banner may stop it at once.
+    const stopped = new Promise<void>((resolve) => {
+      process.once('SIGINT', () => resolve());
+      process.once('SIGTERM', () => resolve());
+    });
     const e = sim.endpoints();
     console.log(`simulator ready: token endpoint ${e.tokenEndpoint}`);
     for (const m of e.managedHsms) console.log(`  Managed HSM ${m.name}: ${m.hsmUri}${m.activated ? '' : ' (not activated)'}`);
     console.log(`endpoints: ${sim.endpointsFile}`);
-    await new Promise<void>((resolve) => {
-      const stop = () => resolve();
-      process.once('SIGINT', stop);
-      process.once('SIGTERM', stop);
-    });
+    await stopped;
     await sim.close();
     console.log('simulator stopped');
     return 0;

@@ -17,6 +17,8 @@ export interface AuditRequest {
   /** The refusal's message (our messages name what was wrong, never a secret). */
   errorMessage?: string;
   caller: { oid: string; appid: string; tid: string };
+  /** The address the request came from (the simulator listens on loopback only). */
+  callerIpAddress: string;
   clientInfo: string;
   correlationId: string;
 }
@@ -53,7 +55,7 @@ export function buildAuditEvent(r: AuditRequest): AuditEvent {
     ...(r.errorMessage ? { resultDescription: r.errorMessage } : {}),
     properties: { PoolType: 'M-HSM', sku_Family: 'B', sku_Name: 'Standard_B1', ...(keyId ? { id: keyId } : {}) },
     durationMs: r.durationMs,
-    callerIpAddress: '127.0.0.1',
+    callerIpAddress: r.callerIpAddress,
     identity: JSON.stringify({ claim: { appid: r.caller.appid, http_schemas_microsoft_com_identity: { claims: { objectidentifier: r.caller.oid, tenantid: r.caller.tid } } } }),
     clientInfo: r.clientInfo,
     correlationId: r.correlationId,

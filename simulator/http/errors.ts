@@ -35,6 +35,10 @@ export const ErrorCodes = {
   BadRequest: 'BadRequest',
   AccessDenied: 'AccessDenied',
   RoleDefinitionHasAssignments: 'RoleDefinitionHasAssignments',
+  /** Key Vault's code for 429 (its message names the reason). */
+  Throttled: 'Throttled',
+  RequestTimeout: 'RequestTimeout',
+  ServiceUnavailable: 'ServiceUnavailable',
 } as const;
 
 export const errors = {
@@ -66,4 +70,10 @@ export const errors = {
   /** Role-management calls (role assignments, role definitions) refused by local RBAC. */
   accessDenied: (message: string) => new ServiceError(403, ErrorCodes.AccessDenied, message),
   roleDefinitionHasAssignments: (message: string) => new ServiceError(409, ErrorCodes.RoleDefinitionHasAssignments, message),
+  /** 429 as Key Vault answers it when a client sends more than it serves; Retry-After says when to come back. */
+  throttled: (reason: string, retryAfterSeconds: number) =>
+    new ServiceError(429, ErrorCodes.Throttled, `Request was not processed because too many requests were received. Reason: ${reason}`, undefined, { 'retry-after': String(retryAfterSeconds) }),
+  requestTimeout: (message: string) => new ServiceError(408, ErrorCodes.RequestTimeout, message),
+  /** The state folder's disk is full or failing: the request changed nothing and can be retried once it is fixed. */
+  stateStorage: (message: string) => new ServiceError(503, ErrorCodes.ServiceUnavailable, message),
 };

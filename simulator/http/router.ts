@@ -15,10 +15,14 @@ interface Route<C extends RequestContext> {
  * another method is 405, one that matches nothing is 404 — both in the service's error shape.
  */
 export class Router<C extends RequestContext = RequestContext> {
-  private readonly routes: Route<C>[] = [];
+  /** Routes by their number of segments, in the order added: a path is compared only with patterns of its length. */
+  private readonly bySize = new Map<number, Route<C>[]>();
 
   add(method: string, pattern: string, handler: Handler<C>): this {
-    this.routes.push({ method, segments: split(pattern).map((x) => (x.startsWith(':') ? x : x.toLowerCase())), handler });
+    const segments = split(pattern).map((x) => (x.startsWith(':') ? x : x.toLowerCase()));
+    let bucket = this.bySize.get(segments.length);
+    if (!bucket) this.bySize.set(segments.length, (bucket = []));
+    bucket.push({ method, segments, handler });
     return this;
   }
 
@@ -31,10 +35,11 @@ export class Router<C extends RequestContext = RequestContext> {
 
   /** The route for METHOD + path; 'method' when only another method matches; undefined when nothing does. */
   find(method: string, path: string): { handler: Handler<C>; params: Record<string, string> } | 'method' | undefined {
-    const parts = split(path);
-    const lower = parts.map((x) => x.toLowerCase());
+    const { parts, lower } = segmentsOf(path);
+    const routes = this.bySize.get(parts.length);
+    if (!routes) return undefined;
     let pathMatched = false;
-    for (const r of this.routes) {
+    for (const r of routes) {
       const params = match(r.segments, parts, lower);
       if (!params) continue;
       pathMatched = true;
@@ -42,6 +47,20 @@ export class Router<C extends RequestContext = RequestContext> {
     }
     return pathMatched ? 'method' : undefined;
   }
+}
+
+/** The last path split, shared by the routers a request passes through (the data plane asks two in turn). */
+let lastPath: string | undefined;
+let lastSegments: { parts: string[]; lower: string[] } = { parts: [], lower: [] };
+
+/** The segments of a path, and the same lower-cased (read only: they are shared). */
+function segmentsOf(path: string): { parts: string[]; lower: string[] } {
+  if (path !== lastPath) {
+    const parts = split(path);
+    lastSegments = { parts, lower: parts.map((x) => x.toLowerCase()) };
+    lastPath = path;
+  }
+  return lastSegments;
 }
 
 /** One trailing slash is dropped: KeyClient asks for the latest version as /keys/{name}/. */
@@ -54,7 +73,6 @@ function split(path: string): string[] {
 
 /** `lower` is `parts` lower-cased: literal segments match case-insensitively, as the service's routes do. */
 function match(pattern: string[], parts: string[], lower: string[]): Record<string, string> | undefined {
-  if (pattern.length !== parts.length) return undefined;
   // Literal segments first: most patterns fail there, before any parameter is decoded.
   for (let i = 0; i < pattern.length; i++) {
     if (!pattern[i].startsWith(':') && pattern[i] !== lower[i]) return undefined;

@@ -3,11 +3,14 @@ import { Router } from '../http/router';
 import { RequestContext, Reply } from '../http/server';
 import { AUDIENCES, TokenAuthority } from './tokens';
 import { Principals } from './principals';
+import { FailedSignInThrottle } from './failed-sign-in-throttle';
 
 export interface IdentityDeps {
   tenantId: string;
   authority: TokenAuthority;
   principals: Principals;
+  /** Default: a throttle with DEFAULT_THROTTLE's limits on the real clock. */
+  throttle?: FailedSignInThrottle;
 }
 
 /**
@@ -16,6 +19,7 @@ export interface IdentityDeps {
  * own shape (error, error_description, error_codes), which MSAL parses, not the Key Vault shape.
  */
 export function addIdentityRoutes(router: Router, deps: IdentityDeps): void {
+  const throttle = deps.throttle ?? new FailedSignInThrottle();
   router.add('GET', '/:tenant/v2.0/.well-known/openid-configuration', (ctx, p) => {
     const t = tenant(deps, p.tenant);
     if (typeof t !== 'string') return t;
@@ -42,10 +46,10 @@ export function addIdentityRoutes(router: Router, deps: IdentityDeps): void {
     return typeof t === 'string' ? { status: 200, body: deps.authority.jwks() } : t;
   });
 
-  router.add('POST', '/:tenant/oauth2/v2.0/token', (ctx, p) => token(ctx, p.tenant, deps));
+  router.add('POST', '/:tenant/oauth2/v2.0/token', (ctx, p) => token(ctx, p.tenant, deps, throttle));
 }
 
-function token(ctx: RequestContext, tenantInPath: string, deps: IdentityDeps): Reply {
+function token(ctx: RequestContext, tenantInPath: string, deps: IdentityDeps, throttle: FailedSignInThrottle): Reply {
   const t = tenant(deps, tenantInPath);
   if (typeof t !== 'string') return t;
   const form = new URLSearchParams(ctx.rawBody.toString('utf8'));
@@ -64,15 +68,40 @@ function token(ctx: RequestContext, tenantInPath: string, deps: IdentityDeps): R
   if (!aud || !audiences.includes(aud)) {
     return aadError(400, 'invalid_scope', 1002012, `AADSTS1002012: The provided value for scope is not valid. Client credential flows must have one scope value with /.default, one of: ${audiences.map((a) => `${a}/.default`).join(', ')}.`);
   }
+  const client = clientId.toLowerCase();
+  const wait = throttle.lockedFor(client, ctx.remoteAddress);
+  if (wait > 0) return throttled(client, ctx.remoteAddress, wait);
   const auth = deps.principals.authenticate(clientId, secret);
   if (auth === 'unknown') {
+    throttle.failed(undefined, ctx.remoteAddress);
     return aadError(400, 'unauthorized_client', 700016, `AADSTS700016: Application with identifier '${clientId.slice(0, 64)}' was not found in the directory '${t}'.`);
   }
   if (auth === 'bad-secret') {
+    throttle.failed(client, ctx.remoteAddress);
     return aadError(401, 'invalid_client', 7000215, `AADSTS7000215: Invalid client secret provided for application '${clientId.slice(0, 64)}'.`);
   }
-  const { token: accessToken, expiresIn } = deps.authority.issue({ aud, iss: `https://${ctx.host}/${t}/v2.0`, tid: t, oid: clientId.toLowerCase() });
+  throttle.succeeded(client);
+  const { token: accessToken, expiresIn } = deps.authority.issue({ aud, tid: t, oid: clientId.toLowerCase() });
   return { status: 200, body: { token_type: 'Bearer', expires_in: expiresIn, ext_expires_in: expiresIn, access_token: accessToken } };
+}
+
+/**
+ * Entra ID answers a throttled client-credentials request with 429 and Retry-After (MSAL's documentation); the
+ * body, in the token endpoint's error shape, is the simulator's wording.
+ */
+function throttled(client: string, address: string, seconds: number): Reply {
+  return {
+    status: 429,
+    headers: { 'retry-after': String(seconds) },
+    body: {
+      error: 'temporarily_unavailable',
+      error_description: `Too many failed sign-ins for application '${client.slice(0, 64)}' or from address ${address}: sign-ins are refused for ${seconds} more seconds, whatever the secret.`,
+      error_codes: [],
+      timestamp: new Date().toISOString(),
+      trace_id: randomUUID(),
+      correlation_id: randomUUID(),
+    },
+  };
 }
 
 function tenant(deps: IdentityDeps, inPath: string): string | Reply {

@@ -3,6 +3,11 @@ import * as path from 'path';
 import * as pkcs11js from 'pkcs11js';
 import { MessageChannel, MessagePort, receiveMessageOnPort, Worker } from 'worker_threads';
 
+/** One signing thread per core, at least 2 and at most 8. */
+export function signThreadCount(cores = os.availableParallelism()): number {
+  return Math.min(8, Math.max(2, cores));
+}
+
 /**
  * Signing threads: the hot operation of an HSM gets its own threads instead of libuv's pool. Each sign is one
  * hand-off that runs C_SignInit and C_Sign together (on the pool, C_SignInit ran on the event loop first), and
@@ -16,7 +21,7 @@ export class SignThreads {
   private nextId = 1;
   private closed = false;
 
-  constructor(modulePath: string, count = Math.min(8, Math.max(2, os.availableParallelism())), nice = 10) {
+  constructor(modulePath: string, count = signThreadCount(), nice = 10) {
     this.threads = Array.from({ length: count }, () => new SignThread(modulePath, nice, () => this.dispatch()));
   }
 
@@ -53,7 +58,7 @@ export class SignThreads {
 }
 
 /** Signs sent to a thread before its previous one has come back: enough to keep it busy across one hand-off. */
-const DEPTH = 2;
+export const DEPTH = 2;
 
 interface Job {
   id: number;

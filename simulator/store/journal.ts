@@ -2,6 +2,7 @@ import * as fs from 'fs';
 import * as path from 'path';
 import { createHash } from 'crypto';
 import { ensurePrivateDir, fsyncDir, writeFileAtomic } from '../fsutil';
+import { StateStorageError } from './state-disk';
 
 /** One change: upsert `value` under (collection, id), or delete it when value is undefined. */
 export interface Op {
@@ -20,11 +21,17 @@ const COMPACT_AFTER = 5000;
  * lines, each one commit of whole records. A kill -9 mid-append leaves a torn last line, which fails its
  * checksum and is cut off at the next start: the state is always the last complete commit. Commits queued
  * while a write is in flight share its fsync (group commit); a commit becomes visible only once durable.
+ * A write the disk refuses (full, I/O error) is cut off again at once, so that a later commit is never appended
+ * after a torn line (the next start would drop it), and rejects with a StateStorageError naming the cause.
  */
 export class Journal {
   private readonly data: Collections = new Map();
   private fd: number;
   private lines = 0;
+  /** Bytes of the journal that hold complete, durable commits: a failed append is truncated back to this. */
+  private goodSize = 0;
+  /** A failed append could not be cut off yet: the next flush tries again before it writes. */
+  private torn = false;
   private queue: Array<{ ops: Op[]; resolve: () => void; reject: (e: Error) => void }> = [];
   private writing = false;
   private closed = false;
@@ -80,6 +87,7 @@ export class Journal {
     fs.truncateSync(this.journalPath);
     fsyncDir(this.dir);
     this.lines = 0;
+    this.goodSize = 0;
   }
 
   private apply(ops: Op[]): void {
@@ -127,6 +135,14 @@ export class Journal {
       return;
     }
     this.writing = true;
+    if (this.torn) {
+      try {
+        fs.ftruncateSync(this.fd, this.goodSize);
+        this.torn = false;
+      } catch (err) {
+        return this.fail(batch, err as Error);
+      }
+    }
     const text = batch
       .map((b) => {
         const json = JSON.stringify(b.ops);
@@ -139,6 +155,7 @@ export class Journal {
         if (serr) return this.fail(batch, serr);
         for (const b of batch) this.apply(b.ops);
         this.lines += batch.length;
+        this.goodSize += Buffer.byteLength(text);
         for (const b of batch) b.resolve();
         if (this.lines > COMPACT_AFTER) {
           try {
@@ -152,8 +169,15 @@ export class Journal {
     });
   }
 
+  /** Cuts off whatever part of the batch reached the file, then rejects it: none of it was acknowledged. */
   private fail(batch: Array<{ reject: (e: Error) => void }>, err: Error): void {
-    for (const b of batch) b.reject(err);
+    try {
+      fs.ftruncateSync(this.fd, this.goodSize);
+    } catch {
+      this.torn = true;
+    }
+    const reason = StateStorageError.from(err, this.dir) ?? err;
+    for (const b of batch) b.reject(reason);
     this.flush();
   }
 

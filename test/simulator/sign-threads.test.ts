@@ -59,7 +59,7 @@ describe('signing threads', () => {
       );
     expect(refused).toBeInstanceOf(pkcs11js.Pkcs11Error);
     expect((refused as pkcs11js.Pkcs11Error).code).toBe(pkcs11js.CKR_KEY_FUNCTION_NOT_PERMITTED);
-    // Both threads still work: more signs than threads, all good.
+    // The threads still work: more signs at once than threads, every one verified.
     const sigs = await Promise.all(Array.from({ length: 8 }, () => m.token('a').sign('01', rs256.mech, rs256.data, 512)));
     expect(sigs.every((s) => verify('sha256', Buffer.from('message'), rsa, s))).toBe(true);
   });
@@ -79,23 +79,32 @@ test('signing threads that cannot start fail every sign with the reason instead 
   threads.close();
 });
 
-/** Runs a TypeScript snippet in its own process (one PKCS#11 library per process) and returns what it printed. */
-function runChild(code: string, timeoutMs = 30_000) {
+/**
+ * Runs a TypeScript snippet in its own process (one PKCS#11 library per process) and returns what it printed.
+ * With `cores`, the child's os.availableParallelism() reports that many cores, as a machine of that size would.
+ */
+function runChild(code: string, cores?: number, timeoutMs = 30_000) {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'sign-threads-child-'));
   const script = path.join(dir, 'child.ts');
+  const preload = path.join(dir, 'cores.js');
+  fs.writeFileSync(preload, `require('os').availableParallelism = () => ${cores ?? 'require("os").cpus().length'};\n`);
   fs.writeFileSync(
     script,
-    `import * as pkcs11js from ${JSON.stringify(require.resolve('pkcs11js'))};\nimport { Pkcs11Module } from ${JSON.stringify(path.join(REPO, 'simulator/pkcs11/module'))};\nconst dir = ${JSON.stringify(path.join(dir, 'token'))};\n(async () => {\n${code}\n})().catch((err) => { console.error(err); process.exitCode = 1; });\n`,
+    `import * as pkcs11js from ${JSON.stringify(require.resolve('pkcs11js'))};\nimport * as os from 'os';\nimport { Pkcs11Module } from ${JSON.stringify(path.join(REPO, 'simulator/pkcs11/module'))};\nimport { signThreadCount, DEPTH } from ${JSON.stringify(path.join(REPO, 'simulator/pkcs11/sign-threads'))};\nconst dir = ${JSON.stringify(path.join(dir, 'token'))};\n(async () => {\n${code}\n})().catch((err) => { console.error(err); process.exitCode = 1; });\n`,
   );
-  const started = Date.now();
-  const r = spawnSync(process.execPath, ['-r', 'tsx/cjs', script], { cwd: REPO, encoding: 'utf8', timeout: timeoutMs });
+  const r = spawnSync(process.execPath, ...[cores === undefined ? ['-r', 'tsx/cjs', script] : ['-r', preload, '-r', 'tsx/cjs', script]], { cwd: REPO, encoding: 'utf8', timeout: timeoutMs });
   fs.rmSync(dir, { recursive: true, force: true });
-  return { status: r.status, signal: r.signal, stdout: r.stdout, stderr: r.stderr, ms: Date.now() - started };
+  return { status: r.status, signal: r.signal, stdout: r.stdout, stderr: r.stderr };
 }
 
 describe('signing threads and the life of the process', () => {
-  test('close() answers the signs the threads had taken, refuses the ones still queued, and finalises cleanly', () => {
-    const r = runChild(`
+  test.each([
+    [1, 2],
+    [2, 2],
+    [16, 8],
+  ])('with %i cores reported (%i threads), close() answers the signs the threads had taken, refuses the queued ones, and finalises cleanly', (cores, threads) => {
+    const r = runChild(
+      `
       const m = Pkcs11Module.open(dir);
       const t = m.token('t');
       await t.generateRsa('01', 'k', 2048, Buffer.from([1, 0, 1]), { sign: true });
@@ -104,18 +113,18 @@ describe('signing threads and the life of the process', () => {
       const after = await t.sign('01', { mechanism: pkcs11js.CKM_SHA256_RSA_PKCS }, Buffer.from('x'), 512).then(() => 'signed', (e) => e.message);
       const counts = {};
       for (const o of [...(await Promise.all(outcomes)), after]) counts[o] = (counts[o] ?? 0) + 1;
-      console.log(JSON.stringify(counts));
-    `);
+      console.log(JSON.stringify({ cores: os.availableParallelism(), threads: signThreadCount(), depth: DEPTH, counts }));
+    `,
+      cores,
+    );
     expect(r.signal).toBeNull();
     expect(r.stderr).toBe('');
     expect(r.status).toBe(0);
-    const counts = JSON.parse(r.stdout) as Record<string, number>;
-    // Every sign gets an answer, never a hang: a signature when a thread had taken it before close() (each
-    // thread holds at most 2), the closed module's error otherwise, and always after close().
-    expect(Object.keys(counts).sort()).toEqual(['signed 256', 'the PKCS#11 module is closed']);
-    expect(counts['signed 256']).toBeGreaterThanOrEqual(1);
-    expect(counts['signed 256']).toBeLessThanOrEqual(4);
-    expect(counts['signed 256'] + counts['the PKCS#11 module is closed']).toBe(41);
+    const { threads: started, depth, counts } = JSON.parse(r.stdout) as { threads: number; depth: number; counts: Record<string, number> };
+    expect(started).toBe(threads);
+    // Every sign gets an answer, never a hang: a signature for each one a thread had taken before close() (each
+    // thread takes `depth` at once, in order, before the stop), the closed module's error for the rest and after.
+    expect(counts).toEqual({ 'signed 256': threads * depth, 'the PKCS#11 module is closed': 41 - threads * depth });
   });
 
   test('a process that has signed exits on its own: idle signing threads do not keep it alive', () => {

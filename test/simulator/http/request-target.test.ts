@@ -1,11 +1,16 @@
-import { RequestContext, splitTarget } from '../../simulator/http/server';
-import { Router } from '../../simulator/http/router';
-import { ServiceError } from '../../simulator/http/errors';
+import { RequestContext } from '../../../simulator/http/server';
+import { splitTarget } from '../../../simulator/http/request-target';
+import { Router } from '../../../simulator/http/router';
+import { ServiceError } from '../../../simulator/http/errors';
 
-/** What WHATWG URL parsing makes of a request-target: the answer splitTarget's fast path must give too. */
+/**
+ * What WHATWG URL parsing makes of a request-target, read as RFC 9112 reads it: an origin-form target (one that
+ * starts with "/") is a path on this host, its leading run of slashes taken as one as the service does; anything
+ * else must be an absolute URL. splitTarget's fast path must give the same answer.
+ */
 function viaUrl(target: string): { path: string; query: string } | undefined {
   try {
-    const url = new URL(target, 'https://localhost');
+    const url = target.startsWith('/') ? new URL(`https://localhost${target.replace(/^\/+/, '/')}`) : new URL(target);
     return { path: url.pathname, query: url.searchParams.toString() };
   } catch {
     return undefined;
@@ -41,8 +46,23 @@ describe('request-target split', () => {
     '/keys/k?a=1&a=2&b',
     '//keys//k',
     'https://other.example/keys/k?api-version=7.4',
+    'keys/k',
   ])('%s: path and query as URL parsing gives them', (target) => {
     expect(viaSplit(target)).toEqual(viaUrl(target));
+  });
+
+  test.each([
+    // @azure/keyvault-admin's access-control client for scope "/", and the Python client.
+    ['///providers/Microsoft.Authorization/roleDefinitions?api-version=7.4', '/providers/Microsoft.Authorization/roleDefinitions'],
+    ['//providers/Microsoft.Authorization/roleAssignments?api-version=7.4', '/providers/Microsoft.Authorization/roleAssignments'],
+    ['//keys//k?api-version=7.4', '/keys//k'],
+  ])('%s: a leading run of slashes is one slash, not a host', (target, path) => {
+    expect(viaSplit(target)).toEqual({ path, query: 'api-version=7.4' });
+  });
+
+  test('refuses a target that is neither a path nor an absolute URL', () => {
+    expect(splitTarget('keys/k')).toBeUndefined();
+    expect(splitTarget('*')).toBeUndefined();
   });
 
   test('3,000 generated targets: the same path and query as URL parsing, or refused alike', () => {
