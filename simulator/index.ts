@@ -193,7 +193,7 @@ export async function startSimulator(opts: SimulatorOptions): Promise<SimulatorH
       }
     };
 
-    const audit = new AuditTrail(stateDir);
+    const audit = new AuditTrail(stateDir, log);
     cleanups.push(() => audit.close());
     const platform = new HsmPlatform(stateDir, { caCertPath: tls.caCertPath, caKeyPath: path.join(stateDir, 'tls', 'ca.key'), caCert: tls.caCert });
     cleanups.push(() => platform.close());

@@ -3,6 +3,7 @@ import { ContainerClient } from '@azure/storage-blob';
 import { AuditEvent, AUDIT_CONTAINER, auditBlobName } from '../../formats/audit-event';
 import { AuditLog } from './audit-log';
 import { AuditBlobShipper } from './blob-shipper';
+import { Logger, silentLogger } from '../logger';
 
 export interface AuditDestination {
   /** https://<account>.blob.core.windows.net/insights-logs-auditevent (or Azurite's), without a query. */
@@ -22,14 +23,26 @@ export class AuditTrail {
   private shipper: AuditBlobShipper | undefined;
   private destinationUrl: string | undefined;
 
-  constructor(stateDir: string) {
+  /** Records that could not be written (the state disk full or failing): counted and logged, never silent. */
+  lost = 0;
+
+  constructor(stateDir: string, private readonly logger: Logger = silentLogger) {
     this.log = new AuditLog(path.join(stateDir, 'audit'));
     this.log.onDurable = () => this.shipper?.poke();
   }
 
-  /** Resolves once the record is durable. */
-  record(e: AuditEvent): Promise<void> {
-    return this.log.append(auditBlobName(e.resourceId, new Date(e.time)), e);
+  /**
+   * Resolves once the record is written. The request it records has already been carried out (or refused), so a
+   * record that cannot be written must not turn the answer into a failure the client would misread: it is logged
+   * and counted instead, and the answer goes out as it was.
+   */
+  async record(e: AuditEvent): Promise<void> {
+    try {
+      await this.log.append(auditBlobName(e.resourceId, new Date(e.time)), e);
+    } catch (err) {
+      this.lost++;
+      this.logger.error(`audit: the record of ${e.operationName} (correlation ${e.correlationId}, answered ${e.httpStatusCode}) could not be written: ${(err as Error).message}`);
+    }
   }
 
   /** Starts delivering to a container (replacing any earlier destination) and delivers what is pending. */

@@ -114,7 +114,7 @@ function fillDisk(dir: string): string {
       );
       const cli = spawnSync(process.execPath, ['scripts/hsmctl.js', 'simulator', 'start', '--state-dir', dir], { cwd: REPO, encoding: 'utf8', timeout: 60_000 });
       expect(cli.status).toBe(1);
-      expect(cli.stderr).toMatch(new RegExp(`^hsmctl: the simulator cannot start: the disk holding its state folder ${dir} is full`));
+      expect(cli.stderr).toMatch(new RegExp(`^hsmctl simulator start: failed: the simulator cannot start: the disk holding its state folder ${dir} is full`));
       expect(cli.stderr).not.toMatch(/at .*\.ts:\d+/);
     } finally {
       fs.rmSync(filler);
