@@ -1,7 +1,7 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import { randomBytes, randomUUID } from 'crypto';
-import { ensurePrivateDir, writeFileAtomic, writePrivateFile } from './fsutil';
+import { ensurePrivateDir, writeFileAtomic, writePrivateFile } from '../files/private-files';
 import { lockStateDir } from './state-lock';
 import { ensureTls } from './tls/ca';
 import { Journal } from './store/journal';

@@ -1,7 +1,7 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import { X509Certificate, createHash, createPrivateKey, KeyObject } from 'crypto';
-import { ensurePrivateDir, writeFileAtomic, writePrivateFile } from '../../simulator/fsutil';
+import { ensurePrivateDir, writeFileAtomic, writePrivateFile } from '../../files/private-files';
 import { selfSignedRsa } from '../clients/openssl';
 import { SdFormatError, WrappingKey, decryptData, makeRestoreBlob, parseSecurityDomainFile, recoverMasterKey, x5tS256 } from '../../formats/security-domain-file';
 import { CertificateJwk, ManagedHsmAdminClient, SdStatus } from '../clients/mhsm-admin';

@@ -7,7 +7,7 @@ import { Pkcs11Token, SOURCE_KEY_CHOICES, SourceKey } from '../clients/pkcs11-to
 import { KEK_SIZES, byokFileOf, ensureKek, importByok, kekOfFile, readByokFile, samePublicKey } from '../ceremonies/byok';
 import { intFlag } from '../ceremonies/run';
 import { CeremonyError } from '../failure';
-import { writePrivateFile } from '../../simulator/fsutil';
+import { writePrivateFile } from '../../files/private-files';
 import { keySpecFromFlags } from './keys-create';
 import { keyName } from './key-name';
 import { describeKey } from './keys-show';

@@ -1,7 +1,7 @@
 import * as fs from 'fs';
 import { Command } from '../command';
 import { UsageError } from '../flags';
-import { writeFileAtomic } from '../../simulator/fsutil';
+import { writeFileAtomic } from '../../files/private-files';
 import { MIN_KEY_BITS } from '../ceremonies/security-domain';
 import { runDrDrill } from '../ceremonies/dr-drill';
 import { intFlag, readSas } from '../ceremonies/run';

@@ -3,7 +3,7 @@ import * as path from 'path';
 import * as tls from 'tls';
 import { Command } from '../command';
 import { UsageError } from '../flags';
-import { fingerprintOfDer, fingerprintOfPem } from '../../simulator/luna/certs';
+import { certificateFingerprint } from '../clients/certificate-fingerprint';
 import { LUNA_TARGET_FLAGS, LunaCommandError, LunaSession, LunaStepsError, resolveLunaTarget, secretFrom } from './luna-ssh';
 
 const PARTITION = /^[A-Za-z0-9_-]{1,32}$/;
@@ -54,7 +54,7 @@ export async function createLunaHaGroup(o: HaCreateOptions): Promise<{ label: st
       for (let j = 0; j < o.members.length; j++) {
         if (j === i) continue;
         const peer = o.members[j];
-        if (show.includes(fingerprintOfPem(certs[j])) && i !== 0) continue;
+        if (show.includes(certificateFingerprint(certs[j])) && i !== 0) continue;
         const file = `peer-${peer.host.replace(/[^0-9A-Za-z.]/g, '_')}-${peer.ntlsPort}.pem`;
         await s.put(file, Buffer.from(certs[j]));
         const out = await s.lunash(`partition replication add -partition ${o.partition} -peer ${peer.host} -port ${peer.ntlsPort} -certificate ${file}`);
@@ -67,7 +67,7 @@ export async function createLunaHaGroup(o: HaCreateOptions): Promise<{ label: st
       const bundleFile = path.join(dir, 'bundle.json');
       const bundle = JSON.parse(fs.readFileSync(bundleFile, 'utf8')) as BundleJson;
       const certPem = fs.readFileSync(path.join(dir, bundle.client.certificate), 'utf8');
-      const fp = fingerprintOfPem(certPem);
+      const fp = certificateFingerprint(certPem);
       for (let i = 0; i < o.members.length; i++) {
         const s = sessions[i];
         const existing = await s.exec(`client show -client ${bundle.client.name}`);
@@ -86,7 +86,7 @@ export async function createLunaHaGroup(o: HaCreateOptions): Promise<{ label: st
       const members = o.members.map((m, i) => {
         const file = `server-${i + 1}.pem`;
         fs.writeFileSync(path.join(dir, file), certs[i], { mode: 0o600 });
-        return { address: m.host, ntlsPort: m.ntlsPort, serverCertificate: file, serverCertificateSha256: fingerprintOfPem(certs[i]) };
+        return { address: m.host, ntlsPort: m.ntlsPort, serverCertificate: file, serverCertificateSha256: certificateFingerprint(certs[i]) };
       });
       const ha = { label: o.label, partition: o.partition, members };
       if (JSON.stringify(bundle.ha) !== JSON.stringify(ha)) {
@@ -114,7 +114,7 @@ export function memberUp(dir: string, m: { address: string; ntlsPort: number; se
     };
     s.once('secureConnect', () => {
       const raw = s.getPeerCertificate()?.raw;
-      if (!raw || fingerprintOfDer(raw) !== m.serverCertificateSha256) return done(false);
+      if (!raw || certificateFingerprint(raw) !== m.serverCertificateSha256) return done(false);
       s.write(Buffer.from([1]));
     });
     s.once('data', () => done(true));

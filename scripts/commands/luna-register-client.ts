@@ -5,8 +5,8 @@ import { X509Certificate, createPrivateKey, generateKeyPairSync } from 'crypto';
 import { execFileSync } from 'child_process';
 import { Command } from '../command';
 import { UsageError } from '../flags';
-import { ensurePrivateDir, writeFileAtomic } from '../../simulator/fsutil';
-import { fingerprintOfPem } from '../../simulator/luna/certs';
+import { ensurePrivateDir, writeFileAtomic } from '../../files/private-files';
+import { certificateFingerprint } from '../clients/certificate-fingerprint';
 import { LUNA_TARGET_FLAGS, LunaCommandError, LunaStepsError, LunaSession, resolveLunaTarget, secretFrom } from './luna-ssh';
 
 const CLIENT = /^[A-Za-z0-9_.-]{1,64}$/;
@@ -175,7 +175,7 @@ export async function registerLunaClient(o: RegisterClientOptions): Promise<Regi
     const cert = ensureClientCert(out, client, ip, keyType);
     if (cert.created) done.push(`made the client certificate and key (${keyType === 'ec' ? 'EC P-256' : 'RSA 2048'}, CN=${ip})`);
     const serverPem = (await s.get('server.pem')).toString('utf8');
-    const fp = fingerprintOfPem(cert.certPem);
+    const fp = certificateFingerprint(cert.certPem);
     if (!registered || regIp !== ip || regFp !== fp) {
       await s.put(`${ip}.pem`, Buffer.from(cert.certPem));
       if (registered) {
@@ -195,7 +195,7 @@ export async function registerLunaClient(o: RegisterClientOptions): Promise<Regi
     }
 
     const bundle = {
-      hsm: { ip: hsmIp, address: host, sshPort, ntlsPort, serverCertificate: 'server.pem', serverCertificateSha256: fingerprintOfPem(serverPem) },
+      hsm: { ip: hsmIp, address: host, sshPort, ntlsPort, serverCertificate: 'server.pem', serverCertificateSha256: certificateFingerprint(serverPem) },
       partition: { name: partition, label, serialNumber: serial },
       client: { name: client, ip, certificate: `${client}.pem`, key: `${client}Key.pem`, certificateSha256: fp },
       // The bodies of CipherTrust Manager's luna-network REST calls; the partition (Crypto Officer) password is
@@ -222,7 +222,7 @@ export async function registerLunaClient(o: RegisterClientOptions): Promise<Regi
 
 function safeFingerprint(pem: string): string | undefined {
   try {
-    return fingerprintOfPem(pem);
+    return certificateFingerprint(pem);
   } catch {
     return undefined;
   }

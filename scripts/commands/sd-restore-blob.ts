@@ -1,7 +1,7 @@
 import * as fs from 'fs';
 import { Command } from '../command';
 import { UsageError } from '../flags';
-import { writePrivateFile } from '../../simulator/fsutil';
+import { writePrivateFile } from '../../files/private-files';
 import { loadWrappingKeys, readCertificateFile, readTextFile, restoreBlob } from '../ceremonies/security-domain';
 import { CeremonyError } from '../failure';
 import { required } from '../ceremonies/run';

@@ -1,5 +1,5 @@
 import * as path from 'path';
-import { ensurePrivateDir } from '../../simulator/fsutil';
+import { ensurePrivateDir } from '../../files/private-files';
 import { EnvironmentConfig } from '../../stacks/environment-config';
 import { DryRunContext } from './context';
 import { StepResult, runSteps } from './step-runner';

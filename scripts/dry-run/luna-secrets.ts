@@ -1,7 +1,7 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import { randomBytes } from 'crypto';
-import { writePrivateFile } from '../../simulator/fsutil';
+import { writePrivateFile } from '../../files/private-files';
 
 export interface LunaSecrets {
   readonly tenantadmin: string;

@@ -1,7 +1,7 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import { ChildProcess, fork } from 'child_process';
-import { ensurePrivateDir } from '../fsutil';
+import { ensurePrivateDir } from '../../files/private-files';
 import { Logger } from '../logger';
 import type { ChildReply, ChildRequest } from './luna-child';
 import { compiledEntry } from '../compiled';

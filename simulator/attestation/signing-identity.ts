@@ -1,7 +1,7 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import { KeyObject, X509Certificate, createPrivateKey } from 'crypto';
-import { ensurePrivateDir, writeFileAtomic, writePrivateFile } from '../fsutil';
+import { ensurePrivateDir, writeFileAtomic, writePrivateFile } from '../../files/private-files';
 import { openssl } from '../tls/ca';
 
 /** A private key with its certificate chain (leaf first), made with openssl and kept in a 0700 folder. */

@@ -1,6 +1,6 @@
 import * as fs from 'fs';
 import * as path from 'path';
-import { ensurePrivateDir, fsyncDir } from '../fsutil';
+import { ensurePrivateDir, fsyncDir } from '../../files/private-files';
 
 interface Pending {
   file: string;

@@ -1,7 +1,7 @@
 import * as path from 'path';
 import { createHash, randomBytes, timingSafeEqual } from 'crypto';
 import { Journal } from '../store/journal';
-import { writePrivateFile } from '../fsutil';
+import { writePrivateFile } from '../../files/private-files';
 
 interface PrincipalRecord {
   objectId: string;

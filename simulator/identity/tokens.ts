@@ -1,7 +1,7 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import { KeyObject, createPrivateKey, createPublicKey, generateKeyPairSync, sign, verify, createHash, randomUUID } from 'crypto';
-import { writePrivateFile } from '../fsutil';
+import { writePrivateFile } from '../../files/private-files';
 
 export interface TokenClaims {
   aud: string;

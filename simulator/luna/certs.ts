@@ -2,7 +2,7 @@ import * as fs from 'fs';
 import * as path from 'path';
 import { X509Certificate, createHash, generateKeyPairSync } from 'crypto';
 import * as net from 'net';
-import { ensurePrivateDir, writeFileAtomic, writePrivateFile } from '../fsutil';
+import { ensurePrivateDir, writeFileAtomic, writePrivateFile } from '../../files/private-files';
 import { openssl } from '../tls/ca';
 
 /**

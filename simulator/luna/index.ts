@@ -1,5 +1,5 @@
 import * as path from 'path';
-import { ensurePrivateDir } from '../fsutil';
+import { ensurePrivateDir } from '../../files/private-files';
 import { Logger, silentLogger } from '../logger';
 import { Appliance } from './appliance';
 import { ensureHostKey, ensureServerCert, isIp } from './certs';

@@ -1,6 +1,6 @@
 import * as fs from 'fs';
 import * as path from 'path';
-import { writeFileAtomic } from '../fsutil';
+import { writeFileAtomic } from '../../files/private-files';
 
 /**
  * A partition's SoftHSM2 token as files, for replication between the members of an HA group. SoftHSM2's file

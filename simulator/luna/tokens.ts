@@ -4,7 +4,7 @@ import { execFileSync } from 'child_process';
 import * as pkcs11js from 'pkcs11js';
 import { Pkcs11Module } from '../pkcs11/module';
 import { Token } from '../pkcs11/token';
-import { writePrivateFile } from '../fsutil';
+import { writePrivateFile } from '../../files/private-files';
 import { TokenFiles } from './token-files';
 
 /** One object of a partition as the NTLS `list` and `partition showContents` show it. */

@@ -3,7 +3,7 @@ import * as path from 'path';
 import { randomBytes } from 'crypto';
 import * as pkcs11js from 'pkcs11js';
 import { Worker, SHARE_ENV } from 'worker_threads';
-import { ensurePrivateDir, writeFileAtomic, writePrivateFile } from '../fsutil';
+import { ensurePrivateDir, writeFileAtomic, writePrivateFile } from '../../files/private-files';
 import { Token } from './token';
 import { SignThreads } from './sign-threads';
 

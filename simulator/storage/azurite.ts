@@ -1,7 +1,7 @@
 import * as path from 'path';
 import { ChildProcess, spawn } from 'child_process';
 import { BlobServiceClient, ContainerSASPermissions, StorageSharedKeyCredential, generateBlobSASQueryParameters } from '@azure/storage-blob';
-import { ensurePrivateDir } from '../fsutil';
+import { ensurePrivateDir } from '../../files/private-files';
 
 /** Azurite's development account: public, documented values (not a secret). */
 export const DEV_ACCOUNT = 'devstoreaccount1';

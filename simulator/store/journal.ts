@@ -1,7 +1,7 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import { createHash } from 'crypto';
-import { ensurePrivateDir, fsyncDir, writeFileAtomic } from '../fsutil';
+import { ensurePrivateDir, fsyncDir, writeFileAtomic } from '../../files/private-files';
 import { StateStorageError } from './state-disk';
 
 /** One change: upsert `value` under (collection, id), or delete it when value is undefined. */

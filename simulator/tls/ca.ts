@@ -1,7 +1,7 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import { execFileSync } from 'child_process';
-import { ensurePrivateDir, writeFileAtomic, writePrivateFile } from '../fsutil';
+import { ensurePrivateDir, writeFileAtomic, writePrivateFile } from '../../files/private-files';
 
 export interface TlsMaterial {
   caCertPath: string;

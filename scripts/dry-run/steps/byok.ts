@@ -2,7 +2,7 @@ import * as path from 'path';
 import { KeyObject, constants, createCipheriv, createHash, createPublicKey, generateKeyPairSync, publicEncrypt, randomBytes, verify as nodeVerify } from 'crypto';
 import { CryptographyClient } from '@azure/keyvault-keys';
 import { byokFileOf, ensureKek, importByok, samePublicKey } from '../../ceremonies/byok';
-import { writePrivateFile } from '../../../simulator/fsutil';
+import { writePrivateFile } from '../../../files/private-files';
 import { Step } from '../step-runner';
 import { DryRunContext } from '../context';
 import { hsmClients, hsmUriOf, primaryManagedHsms } from '../hsm-clients';

@@ -3,7 +3,7 @@ import * as path from 'path';
 import { randomBytes } from 'crypto';
 import { CryptographyClient, KeyClient } from '@azure/keyvault-keys';
 import { deterministicGuid } from '../../../constructs/deterministic-guid';
-import { writePrivateFile } from '../../../simulator/fsutil';
+import { writePrivateFile } from '../../../files/private-files';
 import { Step } from '../step-runner';
 import { DryRunContext } from '../context';
 import { hsmClients, hsmUriOf, primaryManagedHsms } from '../hsm-clients';
