@@ -6,4 +6,6 @@ module.exports = {
   transform: { '^.+\\.ts$': ['ts-jest', { diagnostics: false }] },
   testTimeout: 60000,
   maxWorkers: 2,
+  globalSetup: '<rootDir>/test/temp-dir-setup.js',
+  globalTeardown: '<rootDir>/test/temp-dir-teardown.js',
 };
