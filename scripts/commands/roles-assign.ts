@@ -1,9 +1,7 @@
 import { Command } from '../command';
-import { TARGET_FLAGS, resolveTarget } from '../clients/target';
-import { ManagedHsmAdminClient } from '../clients/mhsm-admin';
-import { required } from '../ceremonies/run';
-import { assignRole, checkedObjectId, checkedScope, findRole } from '../ceremonies/roles';
-import { ROLE_FLAGS } from './roles-flags';
+import { TARGET_FLAGS } from '../clients/target';
+import { assignRole } from '../ceremonies/roles';
+import { ROLE_FLAGS, withRoleAssignmentTarget } from './role-assignment-target';
 
 /** `hsmctl roles assign`: az keyvault role assignment create --hsm-name ... --role ... --assignee-object-id ... --scope ... */
 export const rolesAssignCommand: Command = {
@@ -16,20 +14,11 @@ export const rolesAssignCommand: Command = {
   ].join('\n'),
   flags: { ...TARGET_FLAGS, ...ROLE_FLAGS, json: { type: 'boolean', description: 'print the assignment as JSON' } },
   needs: { role: 'Managed HSM Administrator', scope: '/' },
-  async run(flags) {
-    const principalId = checkedObjectId(required(flags, 'assignee'), '--assignee');
-    const scope = checkedScope(required(flags, 'scope'));
-    const wanted = required(flags, 'role');
-    const target = resolveTarget(flags);
-    const admin = new ManagedHsmAdminClient(target.hsmUri, target.credential, { ca: target.ca });
-    try {
-      const role = findRole(await admin.listRoleDefinitions('/'), wanted);
+  run: (flags) =>
+    withRoleAssignmentTarget(flags, async ({ admin, hsmUri, role, principalId, scope }) => {
       const r = await assignRole(admin, role, principalId, scope);
       if (flags.json) console.log(JSON.stringify({ created: r.created, name: r.assignment.name, role: role.properties.roleName, principalId, scope }, null, 2));
-      else console.log(`${r.created ? 'assigned' : 'already assigned'}: ${role.properties.roleName} to ${principalId} at ${scope} (assignment ${r.assignment.name}) on ${target.hsmUri}`);
+      else console.log(`${r.created ? 'assigned' : 'already assigned'}: ${role.properties.roleName} to ${principalId} at ${scope} (assignment ${r.assignment.name}) on ${hsmUri}`);
       return 0;
-    } finally {
-      admin.close();
-    }
-  },
+    }),
 };

@@ -1,9 +1,7 @@
 import { Command } from '../command';
-import { TARGET_FLAGS, resolveTarget } from '../clients/target';
-import { ManagedHsmAdminClient } from '../clients/mhsm-admin';
-import { required } from '../ceremonies/run';
-import { checkedObjectId, checkedScope, findRole, removeRole } from '../ceremonies/roles';
-import { ROLE_FLAGS } from './roles-flags';
+import { TARGET_FLAGS } from '../clients/target';
+import { removeRole } from '../ceremonies/roles';
+import { ROLE_FLAGS, withRoleAssignmentTarget } from './role-assignment-target';
 
 /** `hsmctl roles remove`: az keyvault role assignment delete --hsm-name ... --role ... --assignee-object-id ... --scope ... */
 export const rolesRemoveCommand: Command = {
@@ -19,21 +17,12 @@ export const rolesRemoveCommand: Command = {
     'allow-no-administrator': { type: 'boolean', description: 'allow removing the last Administrator at "/" (nobody can manage the HSM\'s roles afterwards)' },
   },
   needs: { role: 'Managed HSM Administrator', scope: '/' },
-  async run(flags) {
-    const principalId = checkedObjectId(required(flags, 'assignee'), '--assignee');
-    const scope = checkedScope(required(flags, 'scope'));
-    const wanted = required(flags, 'role');
-    const target = resolveTarget(flags);
-    const admin = new ManagedHsmAdminClient(target.hsmUri, target.credential, { ca: target.ca });
-    try {
-      const role = findRole(await admin.listRoleDefinitions('/'), wanted);
+  run: (flags) =>
+    withRoleAssignmentTarget(flags, async ({ admin, hsmUri, role, principalId, scope }) => {
       const gone = await removeRole(admin, role, principalId, scope, flags['allow-no-administrator'] === true);
       console.log(gone.length
-        ? `removed: ${role.properties.roleName} of ${principalId} at ${scope} (assignment ${gone.map((a) => a.name).join(', ')}) on ${target.hsmUri}`
-        : `nothing to remove: ${principalId} holds no ${role.properties.roleName} assignment at ${scope} on ${target.hsmUri}`);
+        ? `removed: ${role.properties.roleName} of ${principalId} at ${scope} (assignment ${gone.map((a) => a.name).join(', ')}) on ${hsmUri}`
+        : `nothing to remove: ${principalId} holds no ${role.properties.roleName} assignment at ${scope} on ${hsmUri}`);
       return 0;
-    } finally {
-      admin.close();
-    }
-  },
+    }),
 };
