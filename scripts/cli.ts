@@ -4,6 +4,7 @@ import type { Command as Program, CommanderError as CommanderErrorType } from 'c
 import { Command, CommandEntry } from './command';
 import { FlagSpec, ParsedFlags, UsageError } from './flags';
 import { describeFailure } from './failure';
+import { ENVIRONMENT_FLAGS } from './environment';
 
 /** The command groups: `hsmctl <group>` lists its commands. */
 const GROUPS: Record<string, string> = {
@@ -49,7 +50,7 @@ const COMMANDS: readonly CommandEntry[] = [
   { path: ['dr-drill'], summary: 'rehearse Managed HSM disaster recovery end to end: activate, keys, backup, recover domain, restore, verify', load: () => require('./commands/dr-drill').drDrillCommand },
   { path: ['luna', 'init'], summary: 'first login, HSM initialisation, optional FIPS mode and partitions on a Luna appliance (idempotent)', load: () => require('./commands/luna-init').lunaInitCommand },
   { path: ['luna', 'register-client'], summary: 'register a client (e.g. CipherTrust Manager) on a Luna appliance and write its connection bundle', load: () => require('./commands/luna-register-client').lunaRegisterClientCommand },
-  { path: ['luna', 'partition-init'], summary: "lunacm's partition init, role init co (and cu) on a client's partition over NTLS (idempotent)", load: () => require('./commands/luna-partition-init').lunaPartitionInitCommand },
+  { path: ['luna', 'partition-init'], summary: "lunacm's partition init, role init co (and cu) on a client's partition over NTLS", load: () => require('./commands/luna-partition-init').lunaPartitionInitCommand },
   { path: ['luna', 'connect'], summary: "print the PKCS#11 module and environment that reach a client bundle's partition over NTLS", load: () => require('./commands/luna-connect').lunaConnectCommand },
   { path: ['luna', 'ha', 'create'], summary: 'make an HA group of a partition over the appliances of a Dedicated HSM HA pair (replication, client failover)', load: () => require('./commands/luna-ha').lunaHaCreateCommand },
   { path: ['luna', 'ha', 'show'], summary: "show a client bundle's HA group: its members in failover order and whether each takes the client now", load: () => require('./commands/luna-ha').lunaHaShowCommand },
@@ -81,6 +82,7 @@ interface Chosen {
 /** Runs hsmctl with argv (without node and the script) and returns the exit code: 0 ok, 1 failed, 2 usage. */
 export async function main(argv: string[]): Promise<number> {
   const { CommanderError } = require('commander') as typeof import('commander');
+  if (argv[0] === 'help') argv = [...argv.slice(1), '--help']; // `hsmctl help keys create` is `hsmctl keys create --help`
   let chosen: Chosen | undefined;
   const program = buildProgram(chosenEntry(argv), (c) => (chosen = c));
   try {
@@ -111,7 +113,7 @@ export async function main(argv: string[]): Promise<number> {
 function unexpected(extra: string[], command: Command): string {
   const args = command.args ?? [];
   const takes = args.length ? `it takes ${args.map((a) => (a.optional ? `[${a.name}]` : a.name)).join(' ')}` : 'it takes no arguments';
-  const hint = 'env' in command.flags && /^[a-z][a-z0-9-]{0,19}$/.test(extra[0]) ? ` (to choose an environment: --env ${extra[0]})` : '';
+  const hint = command.flags.env === ENVIRONMENT_FLAGS.env && /^[a-z][a-z0-9-]{0,19}$/.test(extra[0]) ? ` (to choose an environment: --env ${extra[0]})` : '';
   return `unexpected argument ${JSON.stringify(extra[0].slice(0, 60))}: ${takes}${hint}`;
 }
 
@@ -127,7 +129,7 @@ function buildProgram(entry: CommandEntry | undefined, onChosen: (c: Chosen) => 
     .description('Post-deploy ceremonies for Azure HSMs (Managed HSM, Dedicated HSM / Luna) and the local simulator.')
     .version(packageVersion(), '-V, --version', 'print the version of hsmctl')
     .helpOption('-h, --help', 'print help; runs nothing')
-    .helpCommand('help [command...]', 'print the help of a command')
+    .helpCommand('help [command...]', 'print the help of a command; runs nothing')
     .showSuggestionAfterError(true)
     .exitOverride();
   configureOutput(program, 'hsmctl', undefined);
@@ -194,7 +196,8 @@ function configureOutput(cmd: Program, name: string, flags: string[] | undefined
     writeOut: (s) => console.log(s.replace(/\n$/, '')),
     writeErr: (s) => console.error(s.replace(/\n$/, '')),
     outputError: (s, write) => {
-      const text = s.replace(/^error: /, '').replace(/\n(?=\()/, ' ').trim();
+      // What follows '=' in an unknown option is not echoed: it may be a secret typed into the wrong flag.
+      const text = s.replace(/^error: /, '').replace(/\n(?=\()/, ' ').replace(/(unknown option '[^=']*)=[^']*'/, "$1=…'").trim();
       const allowed = flags && /unknown option/.test(text) ? `\nallowed: ${flags.map((f) => `--${f}`).concat('--help').join(', ')}` : '';
       write(`${name}: ${text}${allowed}\n(see ${name} --help)\n`);
     },

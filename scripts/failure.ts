@@ -14,6 +14,9 @@ export function describeFailure(err: unknown, needs: { role: string; scope: stri
   const e = err as { statusCode?: number; status?: number; code?: string; message?: string; name?: string; cause?: unknown };
   const message = firstLine(e?.message ?? String(err));
   if (err instanceof CeremonyError) return `error: ${err.message}`;
+  if (isCredentialFailure(err)) {
+    return `no usable Azure credential: ${message}\nSign in with az login, or set AZURE_TENANT_ID, AZURE_CLIENT_ID and AZURE_CLIENT_SECRET (or use a managed identity).`;
+  }
   const status = statusOf(err);
   if (status === 403) return `the HSM refused: 403 ${e.code ?? 'Forbidden'}: ${message}\n${roleAdvice(needs, flags)}`;
   if (status === 401) {
@@ -25,22 +28,31 @@ export function describeFailure(err: unknown, needs: { role: string; scope: stri
   if (typeof status === 'number' && status >= 400) return `the HSM refused: ${status} ${e.code ?? ''}: ${message}`.replace(/ +:/, ':');
   const network = networkCode(err);
   if (network) return `cannot reach the endpoint (${network}): ${message}. Check the URL, the network path (private endpoint, DNS) and that the service is running.`;
-  if (e?.name === 'CredentialUnavailableError' || e?.name === 'AuthenticationError' || e?.name === 'AggregateAuthenticationError') {
-    return `no usable Azure credential: ${message}\nSign in with az login, or set AZURE_TENANT_ID, AZURE_CLIENT_ID and AZURE_CLIENT_SECRET (or use a managed identity).`;
-  }
   return `failed: ${message}`;
 }
 
 /** How a call failed, for reports that go on after a failure (hsmctl status): the service said no, or nothing answered. */
-export function classifyFailure(err: unknown): { kind: 'unreachable' | 'denied' | 'refused' | 'other'; text: string } {
+export function classifyFailure(err: unknown): { kind: 'unreachable' | 'denied' | 'refused' | 'credential' | 'other'; text: string } {
   const e = err as { code?: string; message?: string };
   const status = statusOf(err);
   const message = firstLine(e?.message ?? String(err));
+  if (isCredentialFailure(err)) return { kind: 'credential', text: `no usable Azure credential: ${message}` };
   if (status === 401 || status === 403) return { kind: 'denied', text: `${status} ${e.code ?? ''}`.trim() };
   if (typeof status === 'number' && status >= 400) return { kind: 'refused', text: `${status} ${e.code ?? ''}: ${message}`.replace(/ +:/, ':') };
   const network = networkCode(err);
   if (network) return { kind: 'unreachable', text: `${network}: ${message}` };
   return { kind: 'other', text: message };
+}
+
+/**
+ * No token could be had. Checked before the network: DefaultAzureCredential's aggregate error carries every
+ * credential's own failure, the managed identity endpoint's EHOSTUNREACH among them, which is not the HSM's network.
+ * A credential whose token endpoint does not answer (the simulator's identity face) is a network failure.
+ */
+function isCredentialFailure(err: unknown): boolean {
+  const name = (err as { name?: string })?.name;
+  if (name === 'CredentialUnavailableError' || name === 'AggregateAuthenticationError') return true;
+  return name === 'AuthenticationError' && networkCode(err) === undefined;
 }
 
 function statusOf(err: unknown): number | undefined {

@@ -1,4 +1,4 @@
-import { isAbsolute, join, resolve } from 'path';
+import { join, resolve } from 'path';
 
 /** config/<env>.json of the project, whatever the current directory. */
 export function configPathFor(env: string): string {
@@ -58,7 +58,8 @@ export function chooseEnvironment(flags: { env?: string; config?: string }, envi
   try {
     other = fromVars()?.file;
   } catch {
-    other = undefined; // the flag decides; an inconsistent pair of variables is only reported below
+    // Both variables are set: the flag decides, and the notice names both.
+    return { ...flagChoice, notice: `${flagChoice.chosenBy} overrides HSM_CONFIG=${varConfig} and HSM_ENV=${varEnv}` };
   }
   return other === flagChoice.file ? flagChoice : { ...flagChoice, notice: `${flagChoice.chosenBy} overrides ${variable}` };
 }
@@ -68,5 +69,5 @@ function nonEmpty(v: string | undefined): string | undefined {
 }
 
 function absolute(file: string): string {
-  return isAbsolute(file) ? file : resolve(file);
+  return resolve(file);
 }

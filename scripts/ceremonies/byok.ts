@@ -1,7 +1,7 @@
 import * as fs from 'fs';
 import type { KeyClient, KeyVaultKey } from '@azure/keyvault-keys';
 import { CeremonyError } from '../failure';
-import { PublicPart } from '../clients/pkcs11-token';
+import { PublicPart, stripZeros } from '../clients/pkcs11-token';
 
 /**
  * Bring Your Own Key into a Managed HSM (seed 003; learn.microsoft.com .../keys/byok-specification): a key exchange
@@ -116,10 +116,4 @@ export function samePublicKey(imported: KeyVaultKey, source: PublicPart): boolea
   if (!k) return false;
   if (source.kty === 'RSA') return !!k.n && !!k.e && stripZeros(Buffer.from(k.n)).equals(source.n) && stripZeros(Buffer.from(k.e)).equals(source.e);
   return k.crv === source.crv && !!k.x && !!k.y && Buffer.from(k.x).equals(source.x) && Buffer.from(k.y).equals(source.y);
-}
-
-function stripZeros(b: Buffer): Buffer {
-  let i = 0;
-  while (i < b.length - 1 && b[i] === 0) i++;
-  return b.subarray(i);
 }

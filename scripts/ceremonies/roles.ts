@@ -1,6 +1,7 @@
 import { ManagedHsmAdminClient, RoleAssignment, RoleDefinition } from '../clients/mhsm-admin';
 import { UsageError } from '../flags';
 import { CeremonyError } from '../failure';
+import { GUID } from '../guid';
 
 /**
  * Local RBAC of a Managed HSM as an operator drives it: roles named as the service names them (or by id), scopes
@@ -8,7 +9,6 @@ import { CeremonyError } from '../failure';
  * and the simulator (scripts/clients/mhsm-admin.ts).
  */
 export const ADMINISTRATOR_ROLE_ID = 'a290e904-7015-4bba-90c8-60543313cdb4';
-const GUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 const SCOPE = /^\/(keys(\/[A-Za-z0-9-]{1,127})?)?$/;
 
 export function checkedScope(scope: string): string {

@@ -9,15 +9,15 @@ export function intFlag(flags: ParsedFlags, name: string, def: number, min: numb
   return n;
 }
 
-export function required(flags: ParsedFlags, name: string): string {
+/** A string flag that must be given; `when` says in which case, e.g. "to wrap a key here". */
+export function required(flags: ParsedFlags, name: string, when?: string): string {
   const v = flags[name];
-  if (typeof v !== 'string' || v === '') throw new UsageError(`--${name} is required`);
+  if (typeof v !== 'string' || v === '') throw new UsageError(`--${name} is required${when ? ` ${when}` : ''}`);
   return v;
 }
 
-/** The SAS token: --sas-file FILE (preferred: stays out of shell history), --sas TOKEN, or $AZURE_STORAGE_SAS_TOKEN. */
+/** The SAS token: --sas-file FILE or $AZURE_STORAGE_SAS_TOKEN, never a flag's value (shell history and process lists keep those). */
 export function readSas(flags: ParsedFlags): string {
-  if (flags['sas-file'] && flags.sas) throw new UsageError('give --sas or --sas-file, not both');
   if (flags['sas-file']) {
     try {
       return fs.readFileSync(flags['sas-file'] as string, 'utf8').trim().replace(/^\?/, '');
@@ -25,8 +25,8 @@ export function readSas(flags: ParsedFlags): string {
       throw new UsageError(`--sas-file ${String(flags['sas-file'])}: ${(err as Error).message}`);
     }
   }
-  const s = (flags.sas as string | undefined) ?? process.env.AZURE_STORAGE_SAS_TOKEN;
-  if (!s) throw new UsageError('a SAS token for the container is required: --sas-file FILE, --sas TOKEN or $AZURE_STORAGE_SAS_TOKEN');
+  const s = process.env.AZURE_STORAGE_SAS_TOKEN;
+  if (!s) throw new UsageError('a SAS token for the container is required: --sas-file FILE or $AZURE_STORAGE_SAS_TOKEN');
   return s.trim().replace(/^\?/, '');
 }
 

@@ -1,5 +1,5 @@
 import type { KeyVaultManagementClient } from '@azure/arm-keyvault';
-import { CeremonyError } from '../failure';
+import { CeremonyError, classifyFailure } from '../failure';
 
 /**
  * The soft-delete drill of the Managed HSM runbook (seed 002: "soft delete and purge protection are your safety
@@ -42,9 +42,14 @@ export async function runSoftDeleteDrill(o: SoftDeleteDrillOptions): Promise<Sof
   log(`${name}: ${versions.length} key version(s), security domain ${activation}, purge protection ${purgeProtection ? 'on' : 'off'}`);
 
   await arm.managedHsms.delete(rg, name, pollOptions);
+  // Stopped serving: nothing answers, or the service says the HSM is not there. A 403 or a 5xx proves nothing.
   const closed = await o.inventory(before.properties!.hsmUri!).then(
     () => false,
-    () => true,
+    (err) => {
+      const f = classifyFailure(err);
+      if (f.kind === 'unreachable' || (f.kind === 'refused' && /^404\b/.test(f.text))) return true;
+      throw err;
+    },
   );
   if (!closed) throw new CeremonyError(`${name} still serves keys after its delete`);
   const deleted = await arm.managedHsms.getDeleted(name, location);

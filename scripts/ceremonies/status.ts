@@ -67,6 +67,7 @@ export async function managedHsmStatus(i: ManagedHsmStatusInput): Promise<HsmSta
     activated = (await activationOf(i.admin, i.activation === 'download')).activated;
   } catch (err) {
     const f = classifyFailure(err);
+    if (f.kind === 'credential') throw err; // no HSM can be checked without a token: the command says how to sign in
     if (f.kind === 'unreachable') return { ...base, reachable: false, problem: f.text };
     if (f.kind !== 'denied') return { ...base, reachable: true, problem: `activation status: ${f.text}` };
     denied.push(`activation status (${f.text}; needs Managed HSM Administrator)`);

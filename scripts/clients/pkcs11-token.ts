@@ -263,7 +263,8 @@ function ulong(b: Buffer): number {
   return b.length === 8 ? Number(b.readBigUInt64LE()) : b.readUInt32LE();
 }
 
-function stripZeros(b: Buffer): Buffer {
+/** A big-endian integer without its leading zero bytes (PKCS#11 and JWK write RSA numbers with or without them). */
+export function stripZeros(b: Buffer): Buffer {
   let i = 0;
   while (i < b.length - 1 && b[i] === 0) i++;
   return b.subarray(i);

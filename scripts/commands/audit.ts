@@ -3,8 +3,8 @@ import { ParsedFlags, UsageError } from '../flags';
 import { STORAGE_FLAGS } from './backup-start';
 import { readSas, storageUrl } from '../ceremonies/run';
 import type { AuditFilter } from '../audit/audit-reader';
+import { GUID } from '../guid';
 
-const GUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 export const auditCommand: Command = {
   details: [

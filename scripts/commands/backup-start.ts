@@ -7,7 +7,6 @@ import { readSas, storageUrl } from '../ceremonies/run';
 export const STORAGE_FLAGS: FlagSpecs = {
   'storage-url': { type: 'string', value: 'URL', description: 'the blob container: https://<account>.blob.core.windows.net/<container> (required)' },
   'sas-file': { type: 'string', value: 'FILE', description: 'file holding a SAS token for the container (permissions racwdl)' },
-  sas: { type: 'string', value: 'TOKEN', description: 'the SAS token itself (prefer --sas-file or $AZURE_STORAGE_SAS_TOKEN: shell history keeps flags)' },
 };
 
 /** Prints a job's state; exit code 0 for Succeeded/InProgress, 1 for Failed. */

@@ -5,9 +5,9 @@ import { ParsedFlags, UsageError } from '../flags';
 import { TARGET_FLAGS, keyClientFor, resolveTarget } from '../clients/target';
 import { Pkcs11Token, SOURCE_KEY_CHOICES, SourceKey } from '../clients/pkcs11-token';
 import { KEK_SIZES, byokFileOf, ensureKek, importByok, kekOfFile, readByokFile, samePublicKey } from '../ceremonies/byok';
-import { intFlag } from '../ceremonies/run';
+import { intFlag, required } from '../ceremonies/run';
 import { CeremonyError } from '../failure';
-import { writePrivateFile } from '../../files/private-files';
+import { writeFileAtomic } from '../../files/private-files';
 import { keySpecFromFlags } from './keys-create';
 import { keyName } from './key-name';
 import { describeKey } from './keys-show';
@@ -93,16 +93,18 @@ export const byokCommand: Command = {
       let source: SourceKey | undefined = token.findKey(label);
       if (source && generate) throw new CeremonyError(`token "${token.label}" already holds a key labelled "${label}"; drop --generate to import it, or choose another --key-label. Nothing was changed`);
       if (!source && !generate) throw new CeremonyError(`token "${token.label}" holds no key labelled "${label}"; give --generate TYPE to make one there`);
+      // The key's flags and the KEK first: a bad --ops, a KEK that cannot serve or a 403 must stop the ceremony
+      // before a key is made in the token.
+      const spec = keySpecFromFlags({ ...flags, ...(source ? sourceKty(source) : choiceKty(generate!)) });
+      const { kek, created } = await ensureKek(keys, kekName, kekSize);
+      console.log(`${created ? 'created' : 'using'} KEK ${kek.id} (RSA-HSM, key_ops import)`);
       if (!source) {
         source = token.generate(label, generate as (typeof SOURCE_KEY_CHOICES)[number]);
         console.log(`generated ${generate} "${label}" in token ${token.label} (serial ${token.serial})`);
       }
-      const spec = keySpecFromFlags({ ...flags, ...sourceKty(source) });
-      const { kek, created } = await ensureKek(keys, kekName, kekSize);
-      console.log(`${created ? 'created' : 'using'} KEK ${kek.id} (RSA-HSM, key_ops import)`);
       const ciphertext = token.wrapForKek({ n: Buffer.from(kek.key!.n!), e: Buffer.from(kek.key!.e!) }, source);
       const byok = byokFileOf(kek, ciphertext, `hsmctl byok; PKCS#11 token ${token.label} (serial ${token.serial})`);
-      writePrivateFile(out, JSON.stringify(byok, null, 2));
+      writeFileAtomic(out, JSON.stringify(byok, null, 2), 0o600);
       console.log(`wrapped "${label}" in the token for the KEK; wrote ${out} (0600)`);
       const imported = await importByok(keys, name, byok, spec);
       const pub = token.publicOf(source);
@@ -115,16 +117,18 @@ export const byokCommand: Command = {
   },
 };
 
+/** The Managed HSM type of the key --generate will make. */
+function choiceKty(choice: string): ParsedFlags {
+  const [family, size] = choice.split('-');
+  if (family === 'RSA') return { kty: 'RSA-HSM', size, curve: undefined };
+  if (family === 'EC') return { kty: 'EC-HSM', curve: `P-${size.slice(1)}`, size: undefined };
+  return { kty: 'oct-HSM', size, curve: undefined };
+}
+
 function sourceKty(source: SourceKey): ParsedFlags {
   if (source.type === 'RSA') return { kty: 'RSA-HSM', size: String(source.bits), curve: undefined };
   if (source.type === 'EC') return { kty: 'EC-HSM', curve: source.curve, size: undefined };
   return { kty: 'oct-HSM', size: String(source.bits), curve: undefined };
-}
-
-function required(flags: ParsedFlags, name: string, when: string): string {
-  const v = flags[name];
-  if (typeof v !== 'string' || v === '') throw new UsageError(`--${name} is required ${when}`);
-  return v;
 }
 
 function report(flags: ParsedFlags, imported: import('@azure/keyvault-keys').KeyVaultKey, line: string): void {

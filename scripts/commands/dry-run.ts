@@ -25,7 +25,7 @@ export const dryRunCommand: Command = {
     if (![2048, 3072, 4096].includes(keyBits)) throw new UsageError(`--key-bits ${String(flags['key-bits'])}: allowed 2048, 3072 or 4096`);
     const json = flags.json === true;
     const progress = (line: string) => (json ? console.error(line) : console.log(line));
-    const { config } = loadEnvironment(flags, progress);
+    const { config } = loadEnvironment(flags, (line) => console.error(line));
     if (flags.simulator) {
       // A simulator that is not running is named now, not after the synth.
       const { readEndpoints } = require('../clients/target') as typeof import('../clients/target');

@@ -2,6 +2,7 @@ import * as fs from 'fs';
 import * as path from 'path';
 import type * as Pkcs11 from 'pkcs11js';
 import { Command } from '../command';
+import { writeFileAtomic } from '../../files/private-files';
 import { UsageError } from '../flags';
 import { LunaCommandError, LunaStepsError } from './luna-ssh';
 
@@ -17,16 +18,17 @@ export interface PartitionModule {
   moduleConfig: string;
 }
 
-interface BundleJson {
-  hsm: { address: string; ntlsPort: number; serverCertificateSha256: string };
+/** bundle.json as `hsmctl luna register-client` writes it (and `luna ha create` extends it with the group). */
+export interface LunaBundle {
+  hsm: { ip?: string; address: string; sshPort?: number; ntlsPort: number; serverCertificate?: string; serverCertificateSha256: string };
   partition: { name: string; label: string; serialNumber: string };
-  client: { name: string };
-  ha?: { label: string; members: Array<{ address: string; ntlsPort: number; serverCertificateSha256: string }> };
+  client: { name: string; ip: string; certificate: string; key?: string };
+  ha?: { label: string; partition?: string; members: Array<{ address: string; ntlsPort: number; serverCertificate?: string; serverCertificateSha256: string }> };
 }
 
-export function readBundle(dir: string): BundleJson {
+export function readBundle(dir: string): LunaBundle {
   try {
-    return JSON.parse(fs.readFileSync(path.join(dir, 'bundle.json'), 'utf8')) as BundleJson;
+    return JSON.parse(fs.readFileSync(path.join(dir, 'bundle.json'), 'utf8')) as LunaBundle;
   } catch (err) {
     throw new LunaCommandError(`${dir} is not a client bundle (bundle.json: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}); make one with hsmctl luna register-client`);
   }
@@ -62,7 +64,7 @@ export async function partitionModule(bundleDir: string): Promise<PartitionModul
 
 function writeIfDifferent(file: string, text: string): void {
   if (fs.existsSync(file) && fs.readFileSync(file, 'utf8') === text) return;
-  fs.writeFileSync(file, text, { mode: 0o600 });
+  writeFileAtomic(file, text, 0o600);
 }
 
 /** An open PKCS#11 session on a bundle's partition, through p11-kit-client.so in this process. */

@@ -4,7 +4,9 @@ import * as tls from 'tls';
 import { Command } from '../command';
 import { UsageError } from '../flags';
 import { certificateFingerprint } from '../clients/certificate-fingerprint';
+import { writeFileAtomic } from '../../files/private-files';
 import { LUNA_TARGET_FLAGS, LunaCommandError, LunaSession, LunaStepsError, resolveLunaTarget, secretFrom } from './luna-ssh';
+import { readBundle } from './luna-connect';
 
 const PARTITION = /^[A-Za-z0-9_-]{1,32}$/;
 const LABEL = /^[A-Za-z0-9_.-]{1,32}$/;
@@ -24,12 +26,6 @@ export interface HaCreateOptions {
   soPassword: string;
   /** Client bundles to make HA clients: registered on every member, their bundle.json given the group. */
   bundles: string[];
-}
-
-interface BundleJson {
-  hsm: { address: string; ntlsPort: number };
-  client: { name: string; ip: string; certificate: string };
-  ha?: { label: string; partition: string; members: Array<{ address: string; ntlsPort: number; serverCertificate: string; serverCertificateSha256: string }> };
 }
 
 /**
@@ -65,7 +61,7 @@ export async function createLunaHaGroup(o: HaCreateOptions): Promise<{ label: st
     }
     for (const dir of o.bundles) {
       const bundleFile = path.join(dir, 'bundle.json');
-      const bundle = JSON.parse(fs.readFileSync(bundleFile, 'utf8')) as BundleJson;
+      const bundle = readBundle(path.dirname(bundleFile));
       const certPem = fs.readFileSync(path.join(dir, bundle.client.certificate), 'utf8');
       const fp = certificateFingerprint(certPem);
       for (let i = 0; i < o.members.length; i++) {
@@ -85,12 +81,12 @@ export async function createLunaHaGroup(o: HaCreateOptions): Promise<{ label: st
       }
       const members = o.members.map((m, i) => {
         const file = `server-${i + 1}.pem`;
-        fs.writeFileSync(path.join(dir, file), certs[i], { mode: 0o600 });
+        writeFileAtomic(path.join(dir, file), certs[i], 0o600);
         return { address: m.host, ntlsPort: m.ntlsPort, serverCertificate: file, serverCertificateSha256: certificateFingerprint(certs[i]) };
       });
       const ha = { label: o.label, partition: o.partition, members };
       if (JSON.stringify(bundle.ha) !== JSON.stringify(ha)) {
-        fs.writeFileSync(bundleFile, `${JSON.stringify({ ...bundle, ha }, null, 2)}\n`, { mode: 0o600 });
+        writeFileAtomic(bundleFile, `${JSON.stringify({ ...bundle, ha }, null, 2)}\n`, 0o600);
         done.push(`gave ${dir} the HA group ${o.label}`);
       }
     }
@@ -190,12 +186,7 @@ export const lunaHaShowCommand: Command = {
   async run(flags) {
     const dir = flags.bundle as string | undefined;
     if (!dir) throw new UsageError('--bundle DIR is required');
-    let bundle: BundleJson & { client: { key?: string } };
-    try {
-      bundle = JSON.parse(fs.readFileSync(path.join(dir, 'bundle.json'), 'utf8'));
-    } catch {
-      throw new UsageError(`--bundle ${dir.slice(0, 200)}: no readable bundle.json there`);
-    }
+    const bundle = readBundle(dir);
     if (!bundle.ha) {
       console.error(`hsmctl luna ha show: ${dir} has no HA group (make one with hsmctl luna ha create --bundle ${dir})`);
       return 1;

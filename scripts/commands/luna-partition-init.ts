@@ -22,7 +22,8 @@ function rv(err: unknown): string {
  * lunacm's first steps on a new partition, from the client over NTLS (PKCS#11 through the bundle's module):
  * `partition init` (C_InitToken: label and Partition SO password), `role login -name po` and `role init -name co`
  * (C_InitPIN as the PO), and with a CU password `role login -name co` and `role init -name cu` (C_InitPIN as the
- * CO). Steps already done are skipped: a re-run with the same passwords changes nothing.
+ * CO). Partition init and the CO are skipped when already done; the CU's password is set again on every run that
+ * gives one (PKCS#11 cannot tell whether it was set).
  */
 export async function initLunaPartition(o: PartitionInitOptions): Promise<{ partition: string; changes: string[] }> {
   const { openPartition } = require('./luna-connect') as typeof import('./luna-connect');

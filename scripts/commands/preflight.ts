@@ -5,6 +5,7 @@ import type { TokenCredential } from '@azure/identity';
 import { Command } from '../command';
 import { ParsedFlags, UsageError } from '../flags';
 import { ENVIRONMENT_FLAGS, loadEnvironment } from '../environment';
+import { GUID } from '../guid';
 
 /**
  * `hsmctl preflight`: what must hold before a Dedicated HSM deploy (seeds 001/002, reference/dedicated-hsm-and-luna.md),
@@ -25,7 +26,6 @@ export interface Check {
 }
 
 const ARM_SCOPE = 'https://management.azure.com/.default';
-const GUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 const DELEGATION = 'Microsoft.HardwareSecurityModules/dedicatedHSMs';
 export const FEATURES = [
   { namespace: 'Microsoft.HardwareSecurityModules', name: 'AzureDedicatedHSM', note: 'access is granted by Microsoft on request (HSMrequest@microsoft.com); until then the registration stays Pending' },

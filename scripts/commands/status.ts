@@ -27,7 +27,6 @@ export const statusCommand: Command = {
     'host-key-sha256': { type: 'string', value: 'SHA256:...', description: "pin the appliance's SSH host key (one HSM)" },
     'storage-url': { type: 'string', value: 'URL', description: 'backup container (https://<account>.blob.core.windows.net/<container>) to find the last backup in' },
     'sas-file': { type: 'string', value: 'FILE', description: 'with --storage-url: file holding a SAS token with list permission' },
-    sas: { type: 'string', value: 'TOKEN', description: 'with --storage-url: the SAS token (prefer --sas-file or $AZURE_STORAGE_SAS_TOKEN)' },
     json: { type: 'boolean', description: 'print {ok, hsms: [...]} as JSON' },
   },
   async run(flags) {
@@ -36,7 +35,7 @@ export const statusCommand: Command = {
     const { formatStatus, managedHsmStatus, parseClientList, statusOk } = require('../ceremonies/status') as typeof import('../ceremonies/status');
     const days = intFlag(flags, 'expiring-days', 30, 1, 3650);
     const storage = flags['storage-url'] ? { url: storageUrl(flags), sas: readSas(flags) } : undefined;
-    if (!storage && (flags['sas-file'] || flags.sas)) throw new UsageError('--sas and --sas-file go with --storage-url');
+    if (!storage && flags['sas-file']) throw new UsageError('--sas-file goes with --storage-url');
     const lunaPassword = lunaPasswordOf(flags);
     const targets = resolveAllTargets(flags);
     if (targets.managed.length + targets.dedicated.length === 0) throw new UsageError('no HSM to report on: the outputs or the simulator hold none');

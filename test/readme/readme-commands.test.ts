@@ -63,6 +63,8 @@ const SIMULATOR_START = /^npx hsmctl simulator start /;
 
 describe('every command of README.md', () => {
   const commands = readmeCommands(README);
+  /** What the tests below ran: at the end, every runnable command must be here. */
+  const ranAll = new Set<string>();
 
   test('is run by this test or listed with the reason it cannot run here', () => {
     const unknown = commands.filter((c) => !NOT_HERE.some(([re]) => re.test(c.text)) && !runnable(c.text));
@@ -152,6 +154,7 @@ describe('every command of README.md', () => {
       if (r.code !== 0) throw new Error(`README command failed (exit ${r.code}): ${c.text}\nran as: ${command}\n${r.out}\n${r.err}`);
       check(c.text, r);
       ran.push(c.text);
+      ranAll.add(c.text);
     }
     return ran;
   };
@@ -210,6 +213,7 @@ describe('every command of README.md', () => {
 
   test('the simulator starts in the foreground and stops on SIGTERM', async () => {
     const line = commands.find((c) => SIMULATOR_START.test(c.text))!.text;
+    ranAll.add(line);
     fs.writeFileSync(path.join(work, 'hsms.json'), JSON.stringify([{ name: 'contoso-hsm', administrators: [randomUUID()] }]));
     const child = spawn('bash', ['-c', `exec ${standIn(line, h.dir)}`], { cwd: work, env: env as NodeJS.ProcessEnv, stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '';
@@ -227,6 +231,10 @@ describe('every command of README.md', () => {
     expect(code).toBe(0);
     expect(out).toMatch(/Managed HSM contoso-hsm: https:\/\/127\.0\.0\.1:\d+/);
     expect(out).toMatch(/simulator stopped/);
+  });
+
+  test('every runnable command of the README was run by one of the tests above', () => {
+    expect(commands.filter((c) => runnable(c.text) && !ranAll.has(c.text)).map((c) => c.text)).toEqual([]);
   });
 });
 

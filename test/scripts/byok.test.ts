@@ -122,7 +122,7 @@ describe('hsmctl byok', () => {
   test.each([
     ['kek-signing', { kty: 'RSA', keySize: 2048, keyOps: ['sign', 'verify'] }, /key kek-signing cannot be the key exchange key: its key_ops are \[sign, verify\]; a KEK has key_ops \["import"\] only/],
     ['kek-ec', { kty: 'EC', curve: 'P-256', keyOps: ['sign', 'verify'] }, /key kek-ec cannot be the key exchange key: it is EC-HSM; a KEK is RSA-HSM/],
-  ])('a KEK that is not one (%s) is refused (exit 1): no key generated in the token, nothing imported', async (kek, spec, message) => {
+  ])('a KEK that is not one (%s) is refused (exit 1) before a key is generated in the token; nothing imported', async (kek, spec, message) => {
     const s = spec as { kty: string; keySize?: number; curve?: string; keyOps: string[] };
     await (s.kty === 'RSA' ? h.keyClient().createRsaKey(kek, { hsm: true, keySize: s.keySize, keyOps: s.keyOps as never }) : h.keyClient().createEcKey(kek, { hsm: true, curve: s.curve as never, keyOps: s.keyOps as never }));
     const r = await hsmctl(['byok', `with-${kek}`, ...target, ...source, '--kek', kek, '--key-label', `with-${kek}`, '--generate', 'RSA-2048', '--out', path.join(h.dir, `${kek}.byok`)]);
@@ -130,6 +130,9 @@ describe('hsmctl byok', () => {
     expect(r.err).toMatch(message);
     await absent(`with-${kek}`);
     expect(fs.existsSync(path.join(h.dir, `${kek}.byok`))).toBe(false);
+    // Nothing was made in the token either: the KEK is checked before the key is generated.
+    const objects = execFileSync('pkcs11-tool', ['--module', SOFTHSM, '--token-label', 'src-part', '--login', '--pin', PIN, '--list-objects'], { env, encoding: 'utf8' });
+    expect(objects).not.toContain(`with-${kek}`);
   });
 
   test.each([

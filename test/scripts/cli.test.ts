@@ -63,6 +63,21 @@ describe('hsmctl: usage errors exit 2, name what is allowed, run nothing', () =>
     expect(r.err).toMatch(/unexpected argument "prod": it takes no arguments \(to choose an environment: --env prod\)/);
   });
 
+  test('hsmctl help <command> prints that command\'s help, with its flags; exit 0', async () => {
+    const r = await hsmctl(['help', 'keys', 'create']);
+    expect(r.code).toBe(0);
+    expect(r.out).toMatch(/^Usage: hsmctl keys create \[options\] <NAME>/);
+    expect(r.out).toContain('--kty <TYPE>');
+    expect((await hsmctl(['help'])).code).toBe(0);
+  });
+
+  test('a value typed into a mistaken flag is not echoed (it may be a secret)', async () => {
+    const r = await hsmctl(['backup', 'start', '--sas=sv=2024&sig=SECRETSIG', '--hsm', 'x']);
+    expect(r.code).toBe(2);
+    expect(r.err).toMatch(/^hsmctl backup start: unknown option '--sas=…'/);
+    expect(r.err).not.toContain('SECRETSIG');
+  });
+
   test('an unknown command is refused with a suggestion', async () => {
     const r = await hsmctl(['sumary']);
     expect(r.code).toBe(2);

@@ -36,7 +36,7 @@ describe('one environment choice for every command that reads a config', () => {
     delete process.env.HSM_CONFIG;
     Object.assign(process.env, vars);
     const r = await hsmctl(args);
-    const line = /^environment (\S+) from (\S+) \((.*)\)$/m.exec(`${r.err}\n${r.out}`);
+    const line = /^environment (\S+) from (\S+) \((.*)\)$/m.exec(r.err); // on stderr, whatever the command prints on stdout
     return { name: line?.[1], file: line?.[2], by: line?.[3], r };
   };
 

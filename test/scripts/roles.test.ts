@@ -1,5 +1,5 @@
 import { randomUUID } from 'crypto';
-import { Harness } from '../simulator/harness';
+import { CRYPTO_USER, Harness } from '../simulator/harness';
 import { hsmctl } from '../hsmctl-in-process';
 
 const ADMINISTRATOR = 'a290e904-7015-4bba-90c8-60543313cdb4';
@@ -49,11 +49,14 @@ describe('hsmctl roles against the simulator', () => {
   });
 
   test('roles assign at one key\'s scope lets the principal use that key only', async () => {
-    await hsmctl(['keys', 'create', 'app-2', ...target, '--principal', user, '--kty', 'EC-HSM']).catch(() => undefined);
+    // A second key, made by the administrator (who takes a key role for it).
+    await h.assignRole(h.admin.objectId, CRYPTO_USER, '/keys');
+    await h.keyClient().createEcKey('app-2', { hsm: true, curve: 'P-256' });
     expect((await hsmctl(['roles', 'assign', ...target, '--role', 'Crypto User', '--assignee', user, '--scope', '/keys/app-1'])).code).toBe(0);
     expect((await hsmctl(['keys', 'show', 'app-1', ...target, '--principal', user])).code).toBe(0);
-    const other = await hsmctl(['keys', 'list', ...target, '--principal', user]);
+    const other = await hsmctl(['keys', 'show', 'app-2', ...target, '--principal', user]);
     expect(other.code).toBe(1);
+    expect(other.err).toMatch(/^hsmctl keys show: the HSM refused: 403 /);
     expect(await assignments(user)).toEqual([expect.objectContaining({ scope: '/keys/app-1' })]);
   });
 

@@ -102,7 +102,7 @@ describe('hsmctl status against the simulator, targets from the cdktf outputs fi
 
   test('usage: bad --expiring-days, a SAS without --storage-url, no target, unknown flags exit 2; --help exits 0', async () => {
     expect((await hsmctl(['status', ...target, '--expiring-days', '0'])).code).toBe(2);
-    expect((await hsmctl(['status', ...target, '--sas', 'sv=1'])).code).toBe(2);
+    expect((await hsmctl(['status', ...target, '--sas-file', 'sas.txt'])).code).toBe(2);
     expect((await hsmctl(['status'])).code).toBe(2);
     expect((await hsmctl(['status', '--what'])).code).toBe(2);
     expect((await hsmctl(['status', ...target, '--luna-password-env', 'HSMCTL_TEST_UNSET_VAR'])).code).toBe(2);

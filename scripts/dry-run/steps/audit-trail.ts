@@ -32,7 +32,7 @@ export function auditTrailStep(ctx: DryRunContext): Step {
         const refused = of.filter((e) => e.resultType !== 'Success');
         const callers = new Set(of.map((e) => callerOf(e)));
         say(`${hsm}: ${of.length} request(s) from ${callers.size} caller(s); ${ops.map(([op, n]) => `${op} ${n}`).join(', ') || 'none'}`);
-        for (const e of refused.slice(0, 5)) say(`  refused: ${e.operationName} ${e.httpStatusCode} ${e.resultSignature} by ${callerOf(e)}${e.properties.id ? ` on ${e.properties.id.replace(/^https:\/\/[^/]+/, '')}` : ''}`);
+        for (const e of refused.slice(0, 5)) say(`  refused: ${e.operationName} ${e.httpStatusCode} ${e.resultSignature} by ${callerOf(e)}${e.properties?.id ? ` on ${e.properties.id.replace(/^https:\/\/[^/]+/, '')}` : ''}`);
         if (refused.length > 5) say(`  ... and ${refused.length - 5} more refused request(s)`);
         report[hsm] = { records: of.length, callers: [...callers], operations: Object.fromEntries(ops), refused: refused.length };
       }

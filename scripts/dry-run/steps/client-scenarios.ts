@@ -125,6 +125,8 @@ async function vsrxMasterEncryptionPassword(ctx: DryRunContext, hsm: string, vm:
     hsmAnswer = { status: e.statusCode, code: e.code, message: e.message?.split('\n')[0] };
   }
   const refused = hsmAnswer.status === 409;
+  // Seed 000: the name stays taken while the deleted key is retained; an HSM that accepts it breaks the scenario.
+  if (!refused) throw new Error(`vSRX ${vm}: the HSM accepted a second key named ${pkiKey} (${hsmAnswer.status}) while the deleted one is retained; expected 409 Conflict`);
   say(`vSRX ${vm}: the HSM unseals the password; a second key named ${pkiKey} was ${refused ? `refused by the HSM (${hsmAnswer.status} ${hsmAnswer.code}): "Found a key with the same name at HSM"` : `accepted by the HSM (${hsmAnswer.status})`}`);
   return { vm, key: keyName, secondKey: pkiKey, secondKeyRefused: refused, hsmAnswer };
 }
