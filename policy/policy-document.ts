@@ -61,6 +61,14 @@ export function refersTo(value: unknown, target: { address: string }): boolean {
   return typeof value === 'string' && value.includes(`\${${target.address}.`);
 }
 
+/**
+ * Whether an attribute value is a reference to the resource id of `target`: what a lock's scope, a diagnostic
+ * setting's target_resource_id or an endpoint's private_connection_resource_id must hold (its name, say, is not).
+ */
+export function refersToId(value: unknown, target: { address: string }): boolean {
+  return typeof value === 'string' && value.includes(`\${${target.address}.id}`);
+}
+
 export function ofType(doc: PolicyDocument, ...types: string[]): PolicyResource[] {
   return doc.resources.filter((r) => r.mode === 'managed' && types.includes(r.type));
 }

@@ -1,11 +1,10 @@
 import { readFileSync } from 'fs';
-import { DEDICATED_HSM_SKUS, STAMPS } from '../constructs/dedicated-hsm';
-import { EXPRESS_ROUTE_GATEWAY_SKUS } from '../constructs/hsm-network';
+import { DEDICATED_HSM_SKUS, DedicatedHsmSku, Stamp, STAMPS } from '../constructs/dedicated-hsm';
+import { EXPRESS_ROUTE_GATEWAY_SKUS, ExpressRouteGatewaySku } from '../constructs/hsm-network';
 import { EC_CURVES, KEY_TYPES, ManagedHsmKeyProps } from '../constructs/managed-hsm-key';
-import { MANAGED_HSM_SKUS, ManagedHsmSku } from '../constructs/managed-hsm';
+import { MANAGED_HSM_DATA_ACTION, MANAGED_HSM_ROLE_SCOPE, MANAGED_HSM_SKUS, ManagedHsmSku } from '../constructs/managed-hsm';
 import { MANAGED_HSM_ROLE_NAMES, ManagedHsmRoleName } from '../constructs/managed-hsm-roles';
-import { DedicatedHsmSku, Stamp } from '../constructs/dedicated-hsm';
-import { ExpressRouteGatewaySku } from '../constructs/hsm-network';
+import { GO_DURATION } from '../constructs/resource-timeouts';
 import { POLICY_RULES, PolicyRule } from '../policy/rules';
 import { duplicateAddressProblems } from './private-addresses';
 import { arrayOf, bool, int, obj, oneOfStrings, optional, recordOf, Schema, str, validate } from './schema';
@@ -64,16 +63,18 @@ export interface LunaPartitionConfig {
 export interface DedicatedHsmConfig {
   readonly name: string;
   readonly skuName?: DedicatedHsmSku;
-  /** One HSM: its private IP. */
+  /** One HSM: its private IP. With haPairFromSingleHsm, kept: the IP of the HSM the pair grew from. */
   readonly privateIpAddress?: string;
-  /** An HA pair in stamp1 and stamp2: their private IPs. Not with privateIpAddress. */
+  /** An HA pair in stamp1 and stamp2: their private IPs. Not with privateIpAddress (but with haPairFromSingleHsm). */
   readonly haPairPrivateIpAddresses?: [string, string];
   readonly stampId?: Stamp;
   readonly zones?: string[];
   /**
    * The HA pair grows from the single HSM this config had before (privateIpAddress, stampId): the first
    * member keeps its Terraform address, name and stamp (moved blocks), so Terraform does not replace it.
-   * Needs stampId (the stamp the single HSM sits in) and haPairPrivateIpAddresses whose first IP is its IP.
+   * Needs privateIpAddress and stampId kept from the single HSM, and haPairPrivateIpAddresses whose first
+   * IP equals privateIpAddress. Keep it set for the life of the pair: without it the first member takes a
+   * new address and name, and Terraform replaces the HSM.
    * @default false
    */
   readonly haPairFromSingleHsm?: boolean;
@@ -172,7 +173,9 @@ const NAME = str(/^[a-zA-Z0-9][a-zA-Z0-9-]{0,62}$/, 'letters, digits and hyphens
 const LOCATION = str(/^[a-z][a-z0-9]{2,30}$/, 'an Azure region name such as westeurope');
 const DURATION = str(/^P(?!$)(\d+Y)?(\d+M)?(\d+W)?(\d+D)?(T(?=\d)(\d+H)?(\d+M)?(\d+S)?)?$/, 'an ISO 8601 duration such as P90D or P1Y');
 const RFC3339 = str(/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})$/, 'an RFC 3339 timestamp such as 2027-01-01T00:00:00Z');
-const TIMEOUTS = obj({ create: optional(str(/^(\d+h)?(\d+m)?(\d+s)?$/, 'a duration such as 90m or 2h')), read: optional(str(/^(\d+h)?(\d+m)?(\d+s)?$/, 'a duration such as 5m')), update: optional(str(/^(\d+h)?(\d+m)?(\d+s)?$/, 'a duration such as 30m')), delete: optional(str(/^(\d+h)?(\d+m)?(\d+s)?$/, 'a duration such as 60m')) });
+const GO_DURATION_STR = str(GO_DURATION, 'a duration such as 90m, 2h or 1h30m');
+const TIMEOUTS = obj({ create: optional(GO_DURATION_STR), read: optional(GO_DURATION_STR), update: optional(GO_DURATION_STR), delete: optional(GO_DURATION_STR) });
+const DATA_ACTION = str(MANAGED_HSM_DATA_ACTION, 'a Managed HSM data action such as Microsoft.KeyVault/managedHsm/keys/sign/action');
 const RESOURCE_ID = (provider: string, example: string) => str(new RegExp(`^/subscriptions/[^/]+/resourceGroups/[^/]+/providers/${provider.replace(/[./]/g, (c) => `\\${c}`)}/.+$`, 'i'), example);
 const RESOURCE_GROUP = str(/^[-\w._()]{0,89}[-\w_()]$/, 'a resource group name: 1-90 letters, digits, _ - . ( ), not ending with a dot');
 
@@ -240,15 +243,15 @@ export const ENVIRONMENT_SCHEMA: Schema = obj({
           obj({
             roleName: str(/^.{1,128}$/, '1-128 characters'),
             description: optional(str(/^.{0,1024}$/, 'at most 1024 characters')),
-            dataActions: arrayOf(str(/^Microsoft\.KeyVault\/managedHsm\/([A-Za-z]+\/)*([A-Za-z]+|\*)(\/action)?$/, 'a Managed HSM data action such as Microsoft.KeyVault/managedHsm/keys/sign/action'), 1),
-            notDataActions: optional(arrayOf(str(/^Microsoft\.KeyVault\/managedHsm\/([A-Za-z]+\/)*([A-Za-z]+|\*)(\/action)?$/, 'a Managed HSM data action'))),
+            dataActions: arrayOf(DATA_ACTION, 1),
+            notDataActions: optional(arrayOf(DATA_ACTION)),
           }),
         ),
       ),
       securityDomain: optional(obj({ certificates: int(3, 10), quorum: int(2, 10) })),
       securityDomainActivated: optional(bool),
       roleAssignments: optional(
-        arrayOf(obj({ role: str(/^.{1,128}$/, `a built-in role (${MANAGED_HSM_ROLE_NAMES.join(', ')}) or the roleName of one of roleDefinitions`), principalId: GUID, scope: optional(str(/^(\/|\/keys|\/keys\/[a-zA-Z0-9-]{1,127})$/, '"/", "/keys" or "/keys/<name>"')) })),
+        arrayOf(obj({ role: str(/^.{1,128}$/, `a built-in role (${MANAGED_HSM_ROLE_NAMES.join(', ')}) or the roleName of one of roleDefinitions`), principalId: GUID, scope: optional(str(MANAGED_HSM_ROLE_SCOPE, '"/", "/keys" or "/keys/<key name>"')) })),
       ),
       keys: optional(
         arrayOf(
@@ -337,8 +340,18 @@ function crossFieldProblems(c: EnvironmentConfig): string[] {
   const problems: string[] = [];
   const d = c.dedicatedHsm;
   if (d) {
-    if ((d.privateIpAddress === undefined) === (d.haPairPrivateIpAddresses === undefined)) {
-      problems.push('$.dedicatedHsm: received privateIpAddress and haPairPrivateIpAddresses both or neither; allowed: exactly one of them');
+    const grown = d.haPairFromSingleHsm === true && d.haPairPrivateIpAddresses !== undefined;
+    if (grown) {
+      // The first member IS the single HSM (moved blocks): its IP is kept, never assumed.
+      if (d.privateIpAddress === undefined) {
+        problems.push("$.dedicatedHsm.privateIpAddress: received nothing; allowed: with haPairFromSingleHsm, the single HSM's IP, kept from before (it must equal haPairPrivateIpAddresses[0])");
+      } else if (d.haPairPrivateIpAddresses![0] !== d.privateIpAddress) {
+        problems.push(
+          `$.dedicatedHsm.haPairPrivateIpAddresses[0]: received ${JSON.stringify(d.haPairPrivateIpAddresses![0])}; allowed: with haPairFromSingleHsm, the single HSM's privateIpAddress (${JSON.stringify(d.privateIpAddress)}): the first member is that HSM, and a new IP would replace it`,
+        );
+      }
+    } else if ((d.privateIpAddress === undefined) === (d.haPairPrivateIpAddresses === undefined)) {
+      problems.push('$.dedicatedHsm: received privateIpAddress and haPairPrivateIpAddresses both or neither; allowed: exactly one of them (both only with haPairFromSingleHsm)');
     }
     if (d.stampId !== undefined && d.zones !== undefined) problems.push('$.dedicatedHsm.stampId: received both stampId and zones; allowed: one of them');
     if (d.haPairFromSingleHsm) {

@@ -10,7 +10,7 @@ import { Testing } from 'cdktf';
 import 'cdktf/lib/testing/adapters/jest';
 import { buildApp } from '../../stacks/app';
 import { configPathFor } from '../../stacks/config-path';
-import { EnvironmentConfig, loadEnvironmentConfig } from '../../stacks/environment-config';
+import { EnvironmentConfig, loadEnvironmentConfig, parseEnvironmentConfig } from '../../stacks/environment-config';
 import { Json, resourcesOf } from '../synth-helpers';
 import { findClearSecrets } from './secret-scan';
 
@@ -164,10 +164,11 @@ describe('environment shapes (config/*.json, also examples for users)', () => {
 
 describe('a single Dedicated HSM that becomes an HA pair (haPairFromSingleHsm)', () => {
   const single = loadEnvironmentConfig(configPathFor('dhsm-only'));
-  const pair: EnvironmentConfig = {
-    ...single,
-    dedicatedHsm: { ...single.dedicatedHsm!, privateIpAddress: undefined, haPairPrivateIpAddresses: ['10.5.1.8', '10.5.1.9'], haPairFromSingleHsm: true },
-  };
+  // As the README says: keep privateIpAddress and stampId, add the pair's IPs (the single HSM's first) and the flag.
+  const pair: EnvironmentConfig = parseEnvironmentConfig(
+    { ...single, dedicatedHsm: { ...single.dedicatedHsm!, haPairPrivateIpAddresses: ['10.5.1.8', '10.5.1.9'], haPairFromSingleHsm: true } },
+    'ha-pair-grown.json',
+  );
   const before = synthAll(single)['hsm-dhsm-only'];
   const after = synthAll(pair)['hsm-dhsm-only'];
   const HSM = 'azurerm_dedicated_hardware_security_module';
@@ -192,7 +193,7 @@ describe('a single Dedicated HSM that becomes an HA pair (haPairFromSingleHsm)',
   });
 
   test('without the flag, a new pair would replace the HSM: no moved block, and the first member is renamed', () => {
-    const fresh = synthAll({ ...pair, dedicatedHsm: { ...pair.dedicatedHsm!, haPairFromSingleHsm: undefined, stampId: undefined } })['hsm-dhsm-only'];
+    const fresh = synthAll({ ...pair, dedicatedHsm: { ...pair.dedicatedHsm!, privateIpAddress: undefined, haPairFromSingleHsm: undefined, stampId: undefined } })['hsm-dhsm-only'];
     expect(fresh.moved).toBeUndefined();
     expect(resourcesOf(fresh, HSM).map((h) => h.name)).toEqual(['hsm-dhsm-only-luna-1', 'hsm-dhsm-only-luna-2']);
   });
