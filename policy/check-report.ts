@@ -60,7 +60,7 @@ export function formatJson(report: CheckReport): string {
   );
 }
 
-/** The line of a JSON text where a sequence of fragments first appears in order (1 when not found). */
+/** The 1-based line of a JSON text where a sequence of fragments first appears in order; undefined when it does not. */
 export function lineOf(text: string, fragments: readonly string[]): number | undefined {
   let at = 0;
   for (const fragment of fragments) {

@@ -1,11 +1,7 @@
 import { relative, sep } from 'path';
 import { CheckReport } from './check-report';
 
-/**
- * A check report as SARIF 2.1.0, the format CI code scanning reads: one run, its rules under
- * tool.driver.rules, one result per finding located at the file (and line) of the resource, the address as
- * a logical location. Acknowledged findings are results with an external suppression and its reason.
- */
+/** The schema a SARIF 2.1.0 log names in its $schema. */
 export const SARIF_SCHEMA_URI = 'https://docs.oasis-open.org/sarif/sarif/v2.1.0/errata01/os/schemas/sarif-schema-2.1.0.json';
 
 function uriOf(file: string, base: string): string {
@@ -13,6 +9,11 @@ function uriOf(file: string, base: string): string {
   return path.split('/').map(encodeURIComponent).join('/');
 }
 
+/**
+ * A check report as SARIF 2.1.0, the format CI code scanning reads: one run, its rules under
+ * tool.driver.rules, one result per finding located at the file (and line) of the resource, the address as
+ * a logical location. Acknowledged findings are results with an external suppression and its reason.
+ */
 export function toSarif(report: CheckReport, options: { version: string; base?: string }): object {
   const base = options.base ?? process.cwd();
   const ruleIndex = new Map(report.rules.map((r, i) => [r.id, i]));

@@ -117,13 +117,13 @@ describe('the CanNotDelete management lock', () => {
 });
 
 describe('the azurerm provider features', () => {
-  it('keep soft-deleted HSMs and keys by default', () => {
-    expect(synthOnly((s) => managedHsm(s))).toHaveProviderWithProperties(AzurermProvider, {
-      features: [{ key_vault: [{
-        purge_soft_deleted_hardware_security_modules_on_destroy: false, purge_soft_deleted_hardware_security_module_keys_on_destroy: false,
-        purge_soft_deleted_keys_on_destroy: false, purge_soft_delete_on_destroy: false,
-        recover_soft_deleted_hardware_security_module_keys: true, recover_soft_deleted_keys: true, recover_soft_deleted_key_vaults: true,
-      }] }],
+  it('keep soft-deleted HSMs and keys by default: hsmProviderFeatures() sets every purge flag false and every recover flag true', () => {
+    expect(hsmProviderFeatures()).toEqual({
+      keyVault: [{
+        purgeSoftDeletedHardwareSecurityModulesOnDestroy: false, purgeSoftDeletedHardwareSecurityModuleKeysOnDestroy: false,
+        purgeSoftDeletedKeysOnDestroy: false, purgeSoftDeleteOnDestroy: false,
+        recoverSoftDeletedHardwareSecurityModuleKeys: true, recoverSoftDeletedKeys: true, recoverSoftDeletedKeyVaults: true,
+      }],
     });
   });
 
