@@ -72,7 +72,7 @@ export function readPlan(plan: unknown): TerraformPlan {
       actionReason: c.action_reason,
     };
   });
-  return { document: { kind: 'plan', resources, providers, acknowledgements: [] }, changes };
+  return { document: { kind: 'plan', resources, providers, modules: [], acknowledgements: [] }, changes };
 }
 
 function walkValues(module: Json | undefined, visit: (r: Json) => void): void {

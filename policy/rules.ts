@@ -367,6 +367,13 @@ export const POLICY_RULES: readonly PolicyRule[] = [
     },
   },
   {
+    id: 'HSM-MODULE-001',
+    title: 'No resource hides from the policy in a module block (its resources are not in the configuration)',
+    fix: 'check the planned values with hsmctl plan check, which sees the resources of every module, then acknowledge HSM-MODULE-001 for the module',
+    configurationOnly: true,
+    check: (m) => m.modules.map((module) => ({ resource: module, problem: `is a module${module.source ? ` (source ${JSON.stringify(module.source)})` : ''} whose resources this check cannot see` })),
+  },
+  {
     id: 'HSM-RBAC-001',
     title: 'Managed HSM role management goes to the HSM administrators only, and no key-use role is granted at "/" ("/keys" reaches every key too)',
     fix: 'give Administrator, Crypto Officer, Policy Administrator and custom roles that write role assignments or definitions to adminObjectIds only; scope key roles to /keys/<name> (/keys, like /, reaches every key of the HSM)',

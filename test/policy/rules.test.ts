@@ -7,7 +7,7 @@ import { NetworkSecurityRule } from '@cdktf/provider-azurerm/lib/network-securit
 import { Subnet } from '@cdktf/provider-azurerm/lib/subnet';
 import { SubnetNetworkSecurityGroupAssociation } from '@cdktf/provider-azurerm/lib/subnet-network-security-group-association';
 import { AzurermProvider } from '@cdktf/provider-azurerm/lib/provider';
-import { Aspects, TerraformResource, TerraformStack, TerraformVariable, Testing } from 'cdktf';
+import { Aspects, TerraformHclModule, TerraformResource, TerraformStack, TerraformVariable, Testing } from 'cdktf';
 import { Construct, IConstruct } from 'constructs';
 import { CipherTrustManager, CipherTrustManagerProps } from '../../constructs/ciphertrust-manager';
 import { DedicatedHsm } from '../../constructs/dedicated-hsm';
@@ -755,6 +755,35 @@ describe('HsmPolicy', () => {
       new AzurermProvider(bare, 'azurerm', { features: [{}] });
       new DedicatedHsm(bare, 'DedicatedHsm', { name: 'hsm-single', network: network(bare), privateIpAddress: '10.2.1.8' });
       expect(evaluatePolicy(bare).filter((v) => v.ruleId === 'HSM-PROT-003')).toEqual([]);
+    });
+  });
+
+  describeRule('HSM-MODULE-001', () => {
+    const vaultModule = (stack: TerraformStack) =>
+      new TerraformHclModule(stack, 'KeyVault', { source: 'Azure/avm-res-keyvault-vault/azurerm', version: '0.9.1', variables: { name: 'kv-test', purge_protection_enabled: false } });
+
+    it('fires on a module block, naming the module and pointing at hsmctl plan check', () => {
+      let module!: TerraformHclModule;
+      const message = synthFailure((stack) => {
+        secureManagedHsm(stack, network(stack));
+        module = vaultModule(stack);
+      });
+      const address = `module.${module.friendlyUniqueId}`;
+      expect(message).toContain(
+        `HSM-MODULE-001 (${ruleById('HSM-MODULE-001').title}): ${address} is a module (source "Azure/avm-res-keyvault-vault/azurerm") whose resources this check cannot see. Fix: check the planned values with hsmctl plan check`,
+      );
+      const found = violations((stack) => {
+        module = vaultModule(stack);
+      }, 'HSM-MODULE-001');
+      expect(found.map((v) => [v.address, v.constructPath])).toEqual([[`module.${module.friendlyUniqueId}`, 'test/KeyVault']]);
+      FIRED_CHECKED.add('HSM-MODULE-001');
+    });
+
+    it('is waived for one module by acknowledgePolicy on it, and stays quiet without modules', () => {
+      expectRuleQuiet('HSM-MODULE-001', (stack) => {
+        secureManagedHsm(stack, network(stack));
+      });
+      expect(violations((stack) => acknowledgePolicy(vaultModule(stack), 'HSM-MODULE-001', 'its plan is checked by hsmctl plan check in CI'), 'HSM-MODULE-001')).toEqual([]);
     });
   });
 
