@@ -13,6 +13,7 @@ import { parseIpv4 } from './cidr';
 import { addDeleteLock } from './delete-lock';
 import { deterministicGuid } from './deterministic-guid';
 import { ManagedHsmKey, ManagedHsmKeyProps } from './managed-hsm-key';
+import { requireHsmProviderFeatures } from './provider-features';
 import { MANAGED_HSM_ROLE_NAMES, ManagedHsmRoleName, roleDefinitionResourceId } from './managed-hsm-roles';
 import { checkTimeouts, ResourceTimeouts } from './resource-timeouts';
 import { checkGuid, checkIntRange, checkName, checkOneOf, fail, isKnown } from './validation';
@@ -195,6 +196,7 @@ export class ManagedHsm extends Construct {
 
   constructor(scope: Construct, id: string, props: ManagedHsmProps) {
     super(scope, id);
+    requireHsmProviderFeatures(this);
     checkName(this, 'name', props.name, NAME_RULE, '3-24 letters, digits and hyphens, starting with a letter and not ending with a hyphen');
     checkGuid(this, 'tenantId', props.tenantId);
     if (!Array.isArray(props.adminObjectIds) || props.adminObjectIds.length === 0) {

@@ -1,5 +1,6 @@
 import { DEDICATED_HSM_DELEGATION } from '../constructs/dedicated-hsm-delegation';
 import { builtInRoleOf, KEY_USE_ROLES, ROLE_MANAGEMENT_ROLES } from '../constructs/managed-hsm-roles';
+import { SAFE_KEY_VAULT_FEATURES } from '../constructs/provider-features';
 import { findSecretLikeContent } from '../constructs/secret-patterns';
 import { blocks, Json, ofType, PolicyDocument, PolicyResource, refersTo, refersToId } from './policy-document';
 
@@ -47,19 +48,8 @@ const KEY_USE_ACTIONS = [
   'keys/verify/action', 'keys/derive/action', 'keys/export/action', 'keys/deletedKeys/delete', 'keys/deletedKeys/recover/action',
 ];
 
-/**
- * The azurerm provider's key_vault features that keep soft-deleted HSMs and keys (nothing purged on destroy;
- * a soft-deleted key of the same name is recovered rather than replaced). Left unset, azurerm purges.
- */
-export const SAFE_KEY_VAULT_FEATURES: Readonly<Record<string, boolean>> = {
-  purge_soft_deleted_hardware_security_modules_on_destroy: false,
-  purge_soft_deleted_hardware_security_module_keys_on_destroy: false,
-  purge_soft_deleted_keys_on_destroy: false,
-  purge_soft_delete_on_destroy: false,
-  recover_soft_deleted_hardware_security_module_keys: true,
-  recover_soft_deleted_keys: true,
-  recover_soft_deleted_key_vaults: true,
-};
+/** Re-exported from the constructs (which check it at synth) for the policy's library users. */
+export { SAFE_KEY_VAULT_FEATURES };
 
 function each(doc: PolicyDocument, types: string[], problemOf: (r: PolicyResource) => string | undefined): PolicyFinding[] {
   return ofType(doc, ...types).flatMap((resource) => {
