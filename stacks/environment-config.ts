@@ -97,9 +97,10 @@ export interface ManagedHsmConfig {
   readonly softDeleteRetentionDays?: number;
   readonly dangerouslyDisablePurgeProtection?: boolean;
   readonly publicNetworkAccessEnabled?: boolean;
+  /** A workspace for the audit logs (any region: the DR HSM sends there too). @default a new one */
   readonly logAnalyticsWorkspaceId?: string;
-  /** More audit-log destinations: a storage account, an event hub. */
-  readonly diagnostics?: { readonly storageAccountId?: string; readonly eventHubAuthorizationRuleId?: string; readonly eventHubName?: string };
+  /** More audit-log destinations, in the HSM's region (the DR HSM does not use them). */
+  readonly diagnostics?: DiagnosticsConfig;
   /** An existing privatelink.managedhsm.azure.net zone (a hub's) instead of a new one. */
   readonly privateDnsZoneId?: string;
   /** A static IP for the private endpoint in the Compute subnet. @default dynamic */
@@ -122,6 +123,17 @@ export interface ManagedHsmConfig {
   /** role: a built-in role name or the roleName of one of roleDefinitions. */
   readonly roleAssignments?: Array<{ readonly role: ManagedHsmRoleName | string; readonly principalId: string; readonly scope?: string }>;
   readonly keys?: ManagedHsmKeyConfig[];
+}
+
+/**
+ * Audit-log destinations besides the workspace. Azure Monitor requires a storage account or event hub
+ * namespace in the same region as the resource it receives logs from ("Diagnostic settings in Azure
+ * Monitor", Destinations); a Log Analytics workspace may be in any region.
+ */
+export interface DiagnosticsConfig {
+  readonly storageAccountId?: string;
+  readonly eventHubAuthorizationRuleId?: string;
+  readonly eventHubName?: string;
 }
 
 export interface CipherTrustManagerConfig {
@@ -150,6 +162,12 @@ export interface DisasterRecoveryConfig {
   readonly managedHsmName: string;
   readonly addressSpace?: string[];
   readonly computeSubnetCidr?: string;
+  /**
+   * The DR HSM's storage account or event hub, in the DR region. The primary's are never reused: they sit in
+   * the primary's region. The DR HSM always sends to managedHsm.logAnalyticsWorkspaceId when one is given.
+   * @default none (the workspace only; a new one in the DR region if the primary names none)
+   */
+  readonly diagnostics?: DiagnosticsConfig;
 }
 
 export type BackendConfig =
@@ -177,6 +195,11 @@ const GO_DURATION_STR = str(GO_DURATION, 'a duration such as 90m, 2h or 1h30m');
 const TIMEOUTS = obj({ create: optional(GO_DURATION_STR), read: optional(GO_DURATION_STR), update: optional(GO_DURATION_STR), delete: optional(GO_DURATION_STR) });
 const DATA_ACTION = str(MANAGED_HSM_DATA_ACTION, 'a Managed HSM data action such as Microsoft.KeyVault/managedHsm/keys/sign/action');
 const RESOURCE_ID = (provider: string, example: string) => str(new RegExp(`^/subscriptions/[^/]+/resourceGroups/[^/]+/providers/${provider.replace(/[./]/g, (c) => `\\${c}`)}/.+$`, 'i'), example);
+const DIAGNOSTICS = obj({
+  storageAccountId: optional(RESOURCE_ID('Microsoft.Storage/storageAccounts', 'a storage account resource id')),
+  eventHubAuthorizationRuleId: optional(RESOURCE_ID('Microsoft.EventHub/namespaces', 'an Event Hubs namespace authorization rule resource id')),
+  eventHubName: optional(str(/^[A-Za-z0-9][A-Za-z0-9._-]{0,255}$/, 'an event hub name')),
+});
 const RESOURCE_GROUP = str(/^[-\w._()]{0,89}[-\w_()]$/, 'a resource group name: 1-90 letters, digits, _ - . ( ), not ending with a dot');
 
 export const ENVIRONMENT_SCHEMA: Schema = obj({
@@ -226,13 +249,7 @@ export const ENVIRONMENT_SCHEMA: Schema = obj({
       dangerouslyDisablePurgeProtection: optional(bool),
       publicNetworkAccessEnabled: optional(bool),
       logAnalyticsWorkspaceId: optional(str(/^\/subscriptions\/.+\/workspaces\/.+$/i, 'a Log Analytics workspace resource id')),
-      diagnostics: optional(
-        obj({
-          storageAccountId: optional(RESOURCE_ID('Microsoft.Storage/storageAccounts', 'a storage account resource id')),
-          eventHubAuthorizationRuleId: optional(RESOURCE_ID('Microsoft.EventHub/namespaces', 'an Event Hubs namespace authorization rule resource id')),
-          eventHubName: optional(str(/^[A-Za-z0-9][A-Za-z0-9._-]{0,255}$/, 'an event hub name')),
-        }),
-      ),
+      diagnostics: optional(DIAGNOSTICS),
       privateDnsZoneId: optional(RESOURCE_ID('Microsoft.Network/privateDnsZones', 'the resource id of an existing privatelink.managedhsm.azure.net zone')),
       privateEndpointIpAddress: optional(IPV4),
       timeouts: optional(TIMEOUTS),
@@ -298,6 +315,7 @@ export const ENVIRONMENT_SCHEMA: Schema = obj({
       managedHsmName: str(/^[a-zA-Z][a-zA-Z0-9-]{1,22}[a-zA-Z0-9]$/, '3-24 letters, digits and hyphens, starting with a letter'),
       addressSpace: optional(arrayOf(CIDR, 1)),
       computeSubnetCidr: optional(CIDR),
+      diagnostics: optional(DIAGNOSTICS),
     }),
   ),
   backend: optional({

@@ -144,8 +144,8 @@ describe('the azurerm provider features', () => {
     });
 
     it('fails the synth when one flag is set to purge by hand, naming only that flag', () => {
-      const features = hsmProviderFeatures();
-      const synth = ownStack([{ keyVault: [{ ...features.keyVault![0], purgeSoftDeletedKeysOnDestroy: true }] }]);
+      const [safe] = hsmProviderFeatures().keyVault as object[];
+      const synth = ownStack([{ keyVault: [{ ...safe, purgeSoftDeletedKeysOnDestroy: true }] }]);
       expect(synth).toThrow(/received features\.key_vault\.purge_soft_deleted_keys_on_destroy = true, so azurerm purges/);
       expect(synth).not.toThrow(/purge_soft_deleted_hardware_security_modules_on_destroy/);
     });

@@ -226,6 +226,45 @@ describe('config errors found by the constructs name the config file and the JSO
   });
 });
 
+describe("the DR Managed HSM's audit logs (Azure Monitor: a storage account or event hub destination must be in the resource's region; a workspace may be anywhere)", () => {
+  const WORKSPACE = '/subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/rg-audit/providers/Microsoft.OperationalInsights/workspaces/hsm-audit';
+  const PRIMARY_STORAGE = '/subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/rg-audit/providers/Microsoft.Storage/storageAccounts/auditwesteurope';
+  const PRIMARY_HUB = '/subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/rg-audit/providers/Microsoft.EventHub/namespaces/siem-westeurope/authorizationRules/send';
+  const DR_STORAGE = '/subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/rg-audit-dr/providers/Microsoft.Storage/storageAccounts/auditnortheurope';
+  const withDiagnostics = (primary: object, dr?: object) =>
+    parseEnvironmentConfig(
+      { ...EXAMPLE, managedHsm: { ...EXAMPLE.managedHsm, ...primary }, disasterRecovery: { ...EXAMPLE.disasterRecovery, ...(dr ? { diagnostics: dr } : {}) } },
+      'dr-diagnostics.json',
+    );
+  const settingOf = (config: EnvironmentConfig, stack: string) => resourcesOf(synthAll(config)[stack], 'azurerm_monitor_diagnostic_setting')[0];
+
+  test("the DR HSM takes the primary's workspace, never its storage account or event hub", () => {
+    const config = withDiagnostics({ logAnalyticsWorkspaceId: WORKSPACE, diagnostics: { storageAccountId: PRIMARY_STORAGE, eventHubAuthorizationRuleId: PRIMARY_HUB } });
+    expect(settingOf(config, 'hsm-example')).toMatchObject({ log_analytics_workspace_id: WORKSPACE, storage_account_id: PRIMARY_STORAGE, eventhub_authorization_rule_id: PRIMARY_HUB });
+    const dr = settingOf(config, 'hsm-example-dr');
+    expect(dr.log_analytics_workspace_id).toBe(WORKSPACE);
+    expect(dr.storage_account_id).toBeUndefined();
+    expect(dr.eventhub_authorization_rule_id).toBeUndefined();
+  });
+
+  test("the DR HSM sends to its own region's storage account from disasterRecovery.diagnostics", () => {
+    const config = withDiagnostics({ diagnostics: { storageAccountId: PRIMARY_STORAGE } }, { storageAccountId: DR_STORAGE });
+    expect(settingOf(config, 'hsm-example-dr').storage_account_id).toBe(DR_STORAGE);
+  });
+
+  test("with only a storage account on the primary, the DR HSM gets a workspace of its own in the DR region", () => {
+    const tf = synthAll(withDiagnostics({ diagnostics: { storageAccountId: PRIMARY_STORAGE } }))['hsm-example-dr'];
+    expect(resourcesOf(tf, 'azurerm_log_analytics_workspace')).toEqual([expect.objectContaining({ name: 'hsm-example-mhsm-dr-logs', location: expect.stringContaining('azurerm_resource_group') })]);
+    expect(resourcesOf(tf, 'azurerm_monitor_diagnostic_setting')[0].storage_account_id).toBeUndefined();
+  });
+
+  test('fails on a DR event hub name without its authorization rule, naming $.disasterRecovery.diagnostics', () => {
+    expect(() => buildApp(withDiagnostics({}, { eventHubName: 'audit' }), mkdtempSync(join(tmpdir(), 'hsm-dr-diag-')))).toThrow(
+      '$.disasterRecovery.diagnostics.eventHubName (hsm-example-dr/ManagedHsm, diagnostics.eventHubName): received "audit"; allowed: only with diagnostics.eventHubAuthorizationRuleId',
+    );
+  });
+});
+
 describe('partial environments', () => {
   const base = { ...EXAMPLE, disasterRecovery: undefined };
 
