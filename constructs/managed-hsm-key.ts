@@ -3,6 +3,7 @@ import { KeyVaultManagedHardwareSecurityModuleKeyRotationPolicy } from '@cdktf/p
 import { ITerraformDependable } from 'cdktf';
 import { Construct } from 'constructs';
 import { isoDurationDays } from './iso-duration';
+import { requireHsmProviderFeatures } from './provider-features';
 import { checkName, checkOneOf, fail, isKnown } from './validation';
 
 export const KEY_TYPES = ['RSA-HSM', 'EC-HSM', 'oct-HSM'] as const;
@@ -76,6 +77,7 @@ export class ManagedHsmKey extends Construct {
 
   constructor(scope: Construct, id: string, props: ManagedHsmKeyProps) {
     super(scope, id);
+    requireHsmProviderFeatures(this);
     checkName(this, 'name', props.name, NAME_RULE, '1-127 letters, digits and hyphens');
     checkOneOf(this, 'keyType', props.keyType, KEY_TYPES);
     const keySize = this.keySize(props);

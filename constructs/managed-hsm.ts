@@ -8,10 +8,12 @@ import { PrivateDnsZoneVirtualNetworkLink } from '@cdktf/provider-azurerm/lib/pr
 import { ManagementLock } from '@cdktf/provider-azurerm/lib/management-lock';
 import { PrivateEndpoint } from '@cdktf/provider-azurerm/lib/private-endpoint';
 import { Construct } from 'constructs';
+import { createHash } from 'crypto';
 import { parseIpv4 } from './cidr';
 import { addDeleteLock } from './delete-lock';
 import { deterministicGuid } from './deterministic-guid';
 import { ManagedHsmKey, ManagedHsmKeyProps } from './managed-hsm-key';
+import { requireHsmProviderFeatures } from './provider-features';
 import { MANAGED_HSM_ROLE_NAMES, ManagedHsmRoleName, roleDefinitionResourceId } from './managed-hsm-roles';
 import { checkTimeouts, ResourceTimeouts } from './resource-timeouts';
 import { checkGuid, checkIntRange, checkName, checkOneOf, fail, isKnown } from './validation';
@@ -154,9 +156,24 @@ export interface ManagedHsmProps {
 
 const NAME_RULE = /^[a-zA-Z][a-zA-Z0-9-]{1,22}[a-zA-Z0-9]$/;
 const ROLE_NAME_RULE = /^.{1,128}$/;
-const DATA_ACTION_RULE = /^Microsoft\.KeyVault\/managedHsm\/([A-Za-z]+\/)*([A-Za-z]+|\*)(\/action)?$/;
+/**
+ * A Managed HSM data action, e.g. Microsoft.KeyVault/managedHsm/keys/sign/action. Case-insensitive:
+ * Microsoft's own pages write the prefix as Microsoft.KeyVault/managedHSM/.
+ */
+export const MANAGED_HSM_DATA_ACTION = /^Microsoft\.KeyVault\/managedHsm\/([A-Za-z]+\/)*([A-Za-z]+|\*)(\/action)?$/i;
+/** A local RBAC scope: "/" and "/keys" (both HSM-wide) or "/keys/<key name>". */
+export const MANAGED_HSM_ROLE_SCOPE = /^(\/|\/keys|\/keys\/[a-zA-Z0-9-]{1,127})$/;
 const RESOURCE_ID_RULE = /^\/subscriptions\/[^/]+\/resourceGroups\/[^/]+\/providers\/[^/]+\/.+$/i;
-const ROLE_SCOPE = /^(\/|\/keys|\/keys\/[a-zA-Z0-9-]{1,127})$/;
+
+/**
+ * The construct id of a custom role: its name (what a reader recognises) and a short hash of the raw name
+ * (two names that sanitise alike stay apart). No list index: removing or reordering an entry must not
+ * rename, and so replace, the others and their assignments.
+ */
+function roleDefinitionId(roleName: string): string {
+  const hash = createHash('sha256').update(roleName).digest('hex').slice(0, 8);
+  return `RoleDefinition-${roleName.replace(/[^A-Za-z0-9-]/g, '')}-${hash}`;
+}
 
 /**
  * A Key Vault Managed HSM, secure by default: purge protection on, soft delete 90 days, public access off,
@@ -179,6 +196,7 @@ export class ManagedHsm extends Construct {
 
   constructor(scope: Construct, id: string, props: ManagedHsmProps) {
     super(scope, id);
+    requireHsmProviderFeatures(this);
     checkName(this, 'name', props.name, NAME_RULE, '3-24 letters, digits and hyphens, starting with a letter and not ending with a hyphen');
     checkGuid(this, 'tenantId', props.tenantId);
     if (!Array.isArray(props.adminObjectIds) || props.adminObjectIds.length === 0) {
@@ -237,10 +255,10 @@ export class ManagedHsm extends Construct {
     }
     for (const [field, actions] of [['dataActions', definition.dataActions], ['notDataActions', definition.notDataActions ?? []]] as const) {
       actions.forEach((a, i) => {
-        if (isKnown(a) && !DATA_ACTION_RULE.test(a)) fail(this, `${prop}.${field}[${i}]`, a, 'a Managed HSM data action such as Microsoft.KeyVault/managedHsm/keys/sign/action');
+        if (isKnown(a) && !MANAGED_HSM_DATA_ACTION.test(a)) fail(this, `${prop}.${field}[${i}]`, a, 'a Managed HSM data action such as Microsoft.KeyVault/managedHsm/keys/sign/action');
       });
     }
-    const resource = new KeyVaultManagedHardwareSecurityModuleRoleDefinition(this, `RoleDefinition-${definition.roleName.replace(/[^A-Za-z0-9-]/g, '')}-${index}`, {
+    const resource = new KeyVaultManagedHardwareSecurityModuleRoleDefinition(this, roleDefinitionId(definition.roleName), {
       managedHsmId: this.id,
       name: deterministicGuid(this.node.path, 'role-definition', definition.roleName),
       roleName: definition.roleName,
@@ -260,7 +278,7 @@ export class ManagedHsm extends Construct {
       checkOneOf(this, `roleAssignments[${index}].role`, assignment.role, [...MANAGED_HSM_ROLE_NAMES, ...this.roleDefinitions.map((d) => d.roleNameInput!)]);
     }
     checkGuid(this, `roleAssignments[${index}].principalId`, assignment.principalId);
-    if (!ROLE_SCOPE.test(scope)) fail(this, `roleAssignments[${index}].scope`, scope, '"/", "/keys" or "/keys/<key name>"');
+    if (!MANAGED_HSM_ROLE_SCOPE.test(scope)) fail(this, `roleAssignments[${index}].scope`, scope, '"/", "/keys" or "/keys/<key name>"');
     const name = deterministicGuid(this.node.path, assignment.role, assignment.principalId, scope);
     const resource = new KeyVaultManagedHardwareSecurityModuleRoleAssignment(this, `RoleAssignment-${name}`, {
       managedHsmId: this.id,

@@ -1,4 +1,4 @@
-import { TerraformDataSource, TerraformElement, TerraformProvider, TerraformResource, TerraformStack } from 'cdktf';
+import { TerraformDataSource, TerraformElement, TerraformModule, TerraformProvider, TerraformResource, TerraformStack } from 'cdktf';
 import { IConstruct } from 'constructs';
 import { RecordedAcknowledgement } from './policy-document';
 import { POLICY_RULES } from './rules';
@@ -36,11 +36,12 @@ export function acknowledgementsFor(construct: IConstruct): PolicyAcknowledgemen
   return construct.node.scopes.flatMap(ownAcknowledgements);
 }
 
-/** The Terraform address an element synthesizes to, or undefined for elements that have none (outputs, variables). */
+/** The Terraform address an element synthesizes to (module.NAME for a module), or undefined for elements that have none (outputs, variables). */
 export function terraformAddress(element: IConstruct): string | undefined {
   if (TerraformResource.isTerraformResource(element)) return `${element.terraformResourceType}.${element.friendlyUniqueId}`;
   if (TerraformDataSource.isTerraformDataSource(element)) return `data.${element.terraformResourceType}.${element.friendlyUniqueId}`;
   if (TerraformProvider.isTerraformProvider(element)) return `provider.${element.terraformResourceType}${element.alias ? `.${element.alias}` : ''}`;
+  if (element instanceof TerraformModule) return `module.${element.friendlyUniqueId}`;
   return undefined;
 }
 

@@ -11,6 +11,8 @@ export interface PolicyViolation {
   readonly message: string;
   /** Set when an acknowledgement waives it: the recorded reason. */
   readonly acknowledged?: string;
+  /** The acknowledgement that waives it, for reports (who made it, which addresses it covers). */
+  readonly waiver?: RecordedAcknowledgement;
 }
 
 export interface EvaluateOptions {
@@ -22,9 +24,15 @@ export interface EvaluateOptions {
 export const CONSTRUCT_WAIVER = "waive it for this resource with acknowledgePolicy(scope, 'ID', reason)";
 export const JSON_WAIVER = 'or record an acknowledgement of ID for this address under "//".policy.acknowledgements';
 
-/** The acknowledgement (if any) that waives a rule for an address. */
+/**
+ * The acknowledgement (if any) that waives a rule for an address. Of several, the most specific one is
+ * reported: one naming the address and its construct, then one naming the address, then a '*' one.
+ */
 export function acknowledgementOf(acks: readonly RecordedAcknowledgement[], ruleId: string, address: string): RecordedAcknowledgement | undefined {
-  return acks.find((a) => a.ruleId === ruleId && (a.addresses.includes('*') || a.addresses.includes(address)));
+  const rank = (a: RecordedAcknowledgement) => (a.addresses.includes(address) ? 0 : 2) + (a.construct === undefined ? 1 : 0);
+  return acks
+    .filter((a) => a.ruleId === ruleId && (a.addresses.includes('*') || a.addresses.includes(address)))
+    .sort((a, b) => rank(a) - rank(b))[0];
 }
 
 /**
@@ -46,6 +54,7 @@ export function evaluateDocument(doc: PolicyDocument, options: EvaluateOptions =
           problem,
           message: `${rule.id} (${rule.title}): ${resource.address} ${problem}. Fix: ${rule.fix}; ${waiver.replace(/ID/g, rule.id)}.`,
           acknowledged: ack?.reason,
+          waiver: ack,
         };
       }),
     );

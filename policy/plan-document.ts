@@ -1,14 +1,8 @@
 import { blocks, Json, PolicyDocument, PolicyProvider, PolicyResource } from './policy-document';
 
-/**
- * Reads the output of `terraform show -json PLANFILE` (format_version 1.x, as Terraform documents it in
- * "JSON Output Format"): the planned values become the policy document, and every attribute the
- * configuration sets from a reference is written back as the "${address.attr}" string a cdk.tf.json would
- * hold, so relationship rules (a lock on the HSM, an endpoint to it) read plans and configurations alike.
- */
+/** One entry of a plan's resource_changes: what Terraform will do to one resource instance. */
 export interface ResourceChange {
   readonly address: string;
-  readonly previousAddress?: string;
   readonly type: string;
   readonly mode: string;
   readonly actions: readonly string[];
@@ -19,7 +13,6 @@ export interface ResourceChange {
 }
 
 export interface TerraformPlan {
-  readonly terraformVersion?: string;
   readonly document: PolicyDocument;
   readonly changes: readonly ResourceChange[];
 }
@@ -34,6 +27,12 @@ export class PlanFormatError extends Error {
 
 const RESOURCE_ATTRIBUTE_REF = /^(data\.)?[a-z0-9_]+\.[A-Za-z0-9_-]+(\[[^\]]+\])?\.[a-z0-9_]+/;
 
+/**
+ * Reads the output of `terraform show -json PLANFILE` (format_version 1.x, as Terraform documents it in
+ * "JSON Output Format"): the planned values become the policy document, and every attribute the
+ * configuration sets from a reference is written back as the "${address.attr}" string a cdk.tf.json would
+ * hold, so relationship rules (a lock on the HSM, an endpoint to it) read plans and configurations alike.
+ */
 export function readPlan(plan: unknown): TerraformPlan {
   if (plan === null || typeof plan !== 'object' || Array.isArray(plan)) throw new PlanFormatError('not a JSON object; expected the output of terraform show -json PLANFILE');
   const p = plan as Json;
@@ -64,7 +63,6 @@ export function readPlan(plan: unknown): TerraformPlan {
     }
     return {
       address: c.address,
-      previousAddress: c.previous_address,
       type: c.type,
       mode: c.mode,
       actions: c.change.actions,
@@ -74,7 +72,7 @@ export function readPlan(plan: unknown): TerraformPlan {
       actionReason: c.action_reason,
     };
   });
-  return { terraformVersion: p.terraform_version, document: { kind: 'plan', resources, providers, acknowledgements: [] }, changes };
+  return { document: { kind: 'plan', resources, providers, modules: [], acknowledgements: [] }, changes };
 }
 
 function walkValues(module: Json | undefined, visit: (r: Json) => void): void {

@@ -30,6 +30,18 @@ export interface PolicyProvider {
 }
 
 /**
+ * A module block of a configuration (module "x" { source = ... }). The resources it makes are not in the
+ * configuration's JSON, so the rules cannot see them; a plan lists them (planned values of child modules).
+ */
+export interface PolicyModule {
+  /** module.NAME */
+  readonly address: string;
+  readonly source?: string;
+  readonly constructPath?: string;
+  readonly file?: string;
+}
+
+/**
  * A waiver recorded with the configuration: the rule does not apply to these addresses ('*': every address
  * of the configuration). cdk.tf.json carries them under "//".policy.acknowledgements, written at synth
  * from acknowledgePolicy; hand-written Terraform JSON may carry them the same way.
@@ -47,6 +59,8 @@ export interface PolicyDocument {
   readonly kind: 'configuration' | 'plan';
   readonly resources: readonly PolicyResource[];
   readonly providers: readonly PolicyProvider[];
+  /** Module blocks (configurations only: a plan's document holds the modules' resources instead). */
+  readonly modules: readonly PolicyModule[];
   readonly acknowledgements: readonly RecordedAcknowledgement[];
 }
 
@@ -59,6 +73,14 @@ export function blocks(value: unknown): Json[] {
 /** Whether an attribute value is (or contains) a reference to an attribute of `target`. */
 export function refersTo(value: unknown, target: { address: string }): boolean {
   return typeof value === 'string' && value.includes(`\${${target.address}.`);
+}
+
+/**
+ * Whether an attribute value is a reference to the resource id of `target`: what a lock's scope, a diagnostic
+ * setting's target_resource_id or an endpoint's private_connection_resource_id must hold (its name, say, is not).
+ */
+export function refersToId(value: unknown, target: { address: string }): boolean {
+  return typeof value === 'string' && value.includes(`\${${target.address}.id}`);
 }
 
 export function ofType(doc: PolicyDocument, ...types: string[]): PolicyResource[] {
@@ -74,8 +96,14 @@ function entries(value: unknown): Array<[string, unknown]> {
 export function documentFromTerraformJson(files: ReadonlyArray<{ json: Json; file?: string }>): PolicyDocument {
   const resources: PolicyResource[] = [];
   const providers: PolicyProvider[] = [];
+  const modules: PolicyModule[] = [];
   const acknowledgements: RecordedAcknowledgement[] = [];
   for (const { json, file } of files) {
+    for (const [name, body] of entries(json.module)) {
+      const attrs = (blocks(body)[0] ?? {}) as Json;
+      const constructPath = typeof attrs['//']?.metadata?.path === 'string' ? attrs['//'].metadata.path : undefined;
+      modules.push({ address: `module.${name}`, source: typeof attrs.source === 'string' ? attrs.source : undefined, constructPath, file });
+    }
     for (const [mode, key] of [['managed', 'resource'], ['data', 'data']] as const) {
       for (const [type, byName] of entries(json[key])) {
         for (const [name, body] of entries(byName)) {
@@ -94,16 +122,18 @@ export function documentFromTerraformJson(files: ReadonlyArray<{ json: Json; fil
     }
     acknowledgements.push(...recordedAcknowledgements(json));
   }
-  return { kind: 'configuration', resources, providers, acknowledgements };
+  return { kind: 'configuration', resources, providers, modules, acknowledgements };
 }
 
 /** The acknowledgements a Terraform JSON file records; malformed entries are dropped (and never waive). */
 export function recordedAcknowledgements(json: Json): RecordedAcknowledgement[] {
   const list = json['//']?.policy?.acknowledgements;
   if (!Array.isArray(list)) return [];
-  return list.filter(
-    (a): a is RecordedAcknowledgement =>
-      a !== null && typeof a === 'object' && typeof a.ruleId === 'string' && typeof a.reason === 'string' && a.reason.trim().length >= 10 &&
-      Array.isArray(a.addresses) && a.addresses.every((x: unknown) => typeof x === 'string'),
-  );
+  return list
+    .filter(
+      (a): a is RecordedAcknowledgement =>
+        a !== null && typeof a === 'object' && typeof a.ruleId === 'string' && typeof a.reason === 'string' && a.reason.trim().length >= 10 &&
+        Array.isArray(a.addresses) && a.addresses.every((x: unknown) => typeof x === 'string'),
+    )
+    .map(({ ruleId, reason, addresses, construct }) => ({ ruleId, reason, addresses, ...(typeof construct === 'string' ? { construct } : {}) }));
 }

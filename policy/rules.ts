@@ -1,7 +1,8 @@
 import { DEDICATED_HSM_DELEGATION } from '../constructs/dedicated-hsm-delegation';
 import { builtInRoleOf, KEY_USE_ROLES, ROLE_MANAGEMENT_ROLES } from '../constructs/managed-hsm-roles';
+import { SAFE_KEY_VAULT_FEATURES } from '../constructs/provider-features';
 import { findSecretLikeContent } from '../constructs/secret-patterns';
-import { blocks, Json, ofType, PolicyDocument, PolicyResource, refersTo } from './policy-document';
+import { blocks, Json, ofType, PolicyDocument, PolicyResource, refersTo, refersToId } from './policy-document';
 
 /** Where a finding points: a resource or a provider block. */
 export interface PolicyTarget {
@@ -37,21 +38,18 @@ const MHSM_ROLE_DEFINITION = 'azurerm_key_vault_managed_hardware_security_module
 const DEDICATED_HSM = 'azurerm_dedicated_hardware_security_module';
 const ANY_SOURCE = new Set(['*', '0.0.0.0/0', '0.0.0.0', 'internet', 'any', '::/0']);
 const ADMIN_PORTS = [22, 3389, 443];
-const DATA_ACTION_PREFIX = 'Microsoft.KeyVault/managedHsm/';
+const DATA_ACTION_PREFIX = 'microsoft.keyvault/managedhsm/';
+/** What lets a holder grant any role: write a role assignment, or rewrite a role definition (one they hold). */
+const ROLE_MANAGEMENT_ACTIONS = ['roleAssignments/write/action', 'roleDefinitions/write/action'];
+/** The key data actions that use or change key material (reads excluded), from the built-in roles' lists. */
+const KEY_USE_ACTIONS = [
+  'keys/write/action', 'keys/delete', 'keys/create', 'keys/rotate/action', 'keys/import/action', 'keys/release/action', 'keys/backup/action',
+  'keys/restore/action', 'keys/encrypt/action', 'keys/decrypt/action', 'keys/wrap/action', 'keys/unwrap/action', 'keys/sign/action',
+  'keys/verify/action', 'keys/derive/action', 'keys/export/action', 'keys/deletedKeys/delete', 'keys/deletedKeys/recover/action',
+];
 
-/**
- * The azurerm provider's key_vault features that keep soft-deleted HSMs and keys (nothing purged on destroy;
- * a soft-deleted key of the same name is recovered rather than replaced). Left unset, azurerm purges.
- */
-export const SAFE_KEY_VAULT_FEATURES: Readonly<Record<string, boolean>> = {
-  purge_soft_deleted_hardware_security_modules_on_destroy: false,
-  purge_soft_deleted_hardware_security_module_keys_on_destroy: false,
-  purge_soft_deleted_keys_on_destroy: false,
-  purge_soft_delete_on_destroy: false,
-  recover_soft_deleted_hardware_security_module_keys: true,
-  recover_soft_deleted_keys: true,
-  recover_soft_deleted_key_vaults: true,
-};
+/** Re-exported from the constructs (which check it at synth) for the policy's library users. */
+export { SAFE_KEY_VAULT_FEATURES };
 
 function each(doc: PolicyDocument, types: string[], problemOf: (r: PolicyResource) => string | undefined): PolicyFinding[] {
   return ofType(doc, ...types).flatMap((resource) => {
@@ -97,7 +95,7 @@ function lockedAgainstDelete(doc: PolicyDocument, r: PolicyResource): boolean {
   const groupName = typeof r.attrs.resource_group_name === 'string' && !r.attrs.resource_group_name.includes('${') ? r.attrs.resource_group_name : undefined;
   return locks.some((l) => {
     const scope = l.attrs.scope;
-    if (refersTo(scope, r) || (group && refersTo(scope, group))) return true;
+    if (refersToId(scope, r) || (group && refersToId(scope, group))) return true;
     return groupName !== undefined && typeof scope === 'string' && new RegExp(`/resourceGroups/${groupName.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}$`, 'i').test(scope);
   });
 }
@@ -108,17 +106,43 @@ interface RoleView {
   readonly usesKeys: boolean;
 }
 
+/**
+ * A data action in full and in lower case ('*' a wildcard): Azure compares actions without regard to case, and
+ * Microsoft's pages write both managedHsm and managedHSM. One without a provider prefix is taken as a Managed
+ * HSM one ("keys/sign/action", "*").
+ */
+function fullAction(action: string): string {
+  const a = action.toLowerCase();
+  return a.startsWith('microsoft.') ? a : `${DATA_ACTION_PREFIX}${a}`;
+}
+
+function patternCovers(pattern: string, action: string): boolean {
+  const regex = new RegExp(`^${pattern.split('*').map((part) => part.replace(/[.+?^${}()|[\]\\]/g, '\\$&')).join('.*')}$`);
+  return regex.test(action);
+}
+
+/** Whether a custom role's permissions grant a data action: a dataAction covers it and no notDataAction does. */
+function grants(permissions: readonly Json[], action: string): boolean {
+  const list = (p: Json, key: string): string[] => (Array.isArray(p[key]) ? p[key].map((a: unknown) => fullAction(String(a))) : []);
+  // The same action without "/action" ("roleAssignments/write") is how some write it: count both spellings.
+  const spellings = [fullAction(action), fullAction(action.replace(/\/action$/, ''))];
+  return permissions.some(
+    (p) =>
+      list(p, 'data_actions').some((d) => spellings.some((a) => patternCovers(d, a))) &&
+      !list(p, 'not_data_actions').some((n) => spellings.some((a) => patternCovers(n, a))),
+  );
+}
+
 /** What an assignment's role may do: a built-in role by its id, a custom role by its permissions. */
 function roleOf(doc: PolicyDocument, roleDefinitionId: unknown): RoleView | undefined {
   if (typeof roleDefinitionId !== 'string') return undefined;
   const custom = referenced(doc, roleDefinitionId, MHSM_ROLE_DEFINITION);
   if (custom) {
-    const actions = blocks(custom.attrs.permission).flatMap((p) => (Array.isArray(p.data_actions) ? p.data_actions.map(String) : []));
-    const local = actions.map((a) => (a.startsWith(DATA_ACTION_PREFIX) ? a.slice(DATA_ACTION_PREFIX.length) : a));
+    const permissions = blocks(custom.attrs.permission);
     return {
       label: `the custom role ${JSON.stringify(custom.attrs.role_name ?? custom.address)}`,
-      managesRoles: local.some((a) => a === '*' || a.startsWith('roleAssignments/write') || a === 'roleAssignments/*'),
-      usesKeys: local.some((a) => a === '*' || (a.startsWith('keys/') && !/^keys\/(read|deletedKeys\/read)/.test(a))),
+      managesRoles: ROLE_MANAGEMENT_ACTIONS.some((a) => grants(permissions, a)),
+      usesKeys: KEY_USE_ACTIONS.some((a) => grants(permissions, a)),
     };
   }
   const builtIn = builtInRoleOf(roleDefinitionId);
@@ -171,7 +195,7 @@ export const POLICY_RULES: readonly PolicyRule[] = [
     check: (m) =>
       each(m, [MHSM], (hsm) =>
         ofType(m, 'azurerm_private_endpoint').some((pe) =>
-          blocks(pe.attrs.private_service_connection).some((c) => refersTo(c.private_connection_resource_id, hsm)),
+          blocks(pe.attrs.private_service_connection).some((c) => refersToId(c.private_connection_resource_id, hsm)),
         )
           ? undefined
           : 'no private endpoint connects to it',
@@ -185,7 +209,7 @@ export const POLICY_RULES: readonly PolicyRule[] = [
       each(m, [MHSM], (hsm) =>
         ofType(m, 'azurerm_monitor_diagnostic_setting').some(
           (d) =>
-            refersTo(d.attrs.target_resource_id, hsm) &&
+            refersToId(d.attrs.target_resource_id, hsm) &&
             ['log_analytics_workspace_id', 'storage_account_id', 'eventhub_authorization_rule_id', 'partner_solution_id'].some((k) => d.attrs[k]) &&
             blocks(d.attrs.enabled_log).some((l) => l.category === 'AuditEvent' || ['audit', 'allLogs'].includes(l.category_group)),
         )
@@ -333,9 +357,16 @@ export const POLICY_RULES: readonly PolicyRule[] = [
     },
   },
   {
+    id: 'HSM-MODULE-001',
+    title: 'No resource hides from the policy in a module block (its resources are not in the configuration)',
+    fix: 'check the planned values with hsmctl plan check, which sees the resources of every module, then acknowledge HSM-MODULE-001 for the module',
+    configurationOnly: true,
+    check: (m) => m.modules.map((module) => ({ resource: module, problem: `is a module${module.source ? ` (source ${JSON.stringify(module.source)})` : ''} whose resources this check cannot see` })),
+  },
+  {
     id: 'HSM-RBAC-001',
-    title: 'Managed HSM role management goes to the HSM administrators only, and no key-use role is granted at "/"',
-    fix: 'give Administrator, Crypto Officer and Policy Administrator to adminObjectIds only; scope key roles to /keys/<name> (or /keys)',
+    title: 'Managed HSM role management goes to the HSM administrators only, and no key-use role is granted at "/" ("/keys" reaches every key too)',
+    fix: 'give Administrator, Crypto Officer, Policy Administrator and custom roles that write role assignments or definitions to adminObjectIds only; scope key roles to /keys/<name> (/keys, like /, reaches every key of the HSM)',
     check: (m) =>
       each(m, [MHSM_ROLE_ASSIGNMENT], (a) => {
         const role = roleOf(m, a.attrs.role_definition_id);

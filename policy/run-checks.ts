@@ -1,4 +1,4 @@
-import { relative } from 'path';
+import { dirname, relative } from 'path';
 import { CheckReport, lineOf, ReportFinding, RuleDescription } from './check-report';
 import { DESTRUCTIVE_CHANGE_RULE, destructiveChanges } from './destructive-changes';
 import { evaluateDocument, JSON_WAIVER } from './engine';
@@ -17,7 +17,8 @@ function show(file: string): string {
 function ruleFindings(doc: PolicyDocument, files: readonly JsonFile[], waiver: string, locate: (address: string, file?: JsonFile) => number | undefined): ReportFinding[] {
   return evaluateDocument(doc, { waiver }).map((v) => {
     const file = files.find((f) => f.file === v.file) ?? (files.length === 1 ? files[0] : undefined);
-    return { ruleId: v.ruleId, address: v.address, problem: v.problem, message: v.message, file: file?.file, line: locate(v.address, file), acknowledged: v.acknowledged };
+    const waiver = v.waiver && { construct: v.waiver.construct, everyAddress: !v.waiver.addresses.includes(v.address) };
+    return { ruleId: v.ruleId, address: v.address, problem: v.problem, message: v.message, file: file?.file, line: locate(v.address, file), acknowledged: v.acknowledged, waiver };
   });
 }
 
@@ -26,6 +27,7 @@ function configurationLine(address: string, file?: JsonFile): number | undefined
   if (!file) return undefined;
   const parts = address.split('.');
   if (parts[0] === 'provider') return lineOf(file.text, ['"provider"', `"${parts[1]}"`]);
+  if (parts[0] === 'module') return lineOf(file.text, ['"module"', `"${parts[1]}"`]);
   const [type, name] = parts[0] === 'data' ? parts.slice(1) : parts;
   return lineOf(file.text, [parts[0] === 'data' ? '"data"' : '"resource"', `"${type}"`, `"${name}"`]);
 }
@@ -54,6 +56,22 @@ export interface PlanCheckOptions {
   readonly acknowledgementsFrom?: string;
 }
 
+/**
+ * The waivers recorded in one configuration. Stacks of one app share addresses (the main and DR stacks both
+ * have azurerm_key_vault_managed_hardware_security_module.ManagedHsm_...), so waivers merged from several would
+ * let one stack's waiver, or its '*', clear the same rule in another stack's plan: a folder of several is refused.
+ */
+function acknowledgementsOfOneConfiguration(path: string): RecordedAcknowledgement[] {
+  const configurations = terraformJsonConfigurations(path);
+  if (configurations.length !== 1) {
+    const folders = configurations.map((files) => show(dirname(files[0].file))).sort();
+    throw new CheckInputError(
+      `--acknowledgements-from ${path}: holds ${configurations.length} configurations (${folders.join(', ')}); allowed: exactly one, that of the stack the plan is of: its folder (such as ${folders[0]}) or its cdk.tf.json`,
+    );
+  }
+  return configurations[0].flatMap((f) => recordedAcknowledgements(f.json));
+}
+
 /** `hsmctl plan check PLAN.json`: the rules on the planned values, and the destructive-change guard. */
 export function checkPlan(planFile: string, options: PlanCheckOptions = {}): CheckReport {
   const input = readJsonFile(planFile);
@@ -76,9 +94,7 @@ export function checkPlan(planFile: string, options: PlanCheckOptions = {}): Che
       );
     }
   }
-  const recorded: RecordedAcknowledgement[] = options.acknowledgementsFrom
-    ? terraformJsonConfigurations(options.acknowledgementsFrom).flatMap((files) => files.flatMap((f) => recordedAcknowledgements(f.json)))
-    : [];
+  const recorded: RecordedAcknowledgement[] = options.acknowledgementsFrom ? acknowledgementsOfOneConfiguration(options.acknowledgementsFrom) : [];
   const doc: PolicyDocument = { ...plan.document, acknowledgements: recorded };
   const locate = (address: string) => lineOf(input.text, [`"address": "${address}"`]) ?? lineOf(input.text, [`"address":"${address}"`]);
   const waiver = `or record an acknowledgement of ID for this address (acknowledgePolicy at synth; pass its cdk.tf.json with --acknowledgements-from)`;

@@ -33,7 +33,10 @@ export function configPathOf(error: ValidationError, stack: 'environment' | 'dr'
     if (prop === 'privateEndpoint.privateIpAddress') return '$.managedHsm.privateEndpointIpAddress';
     if (prop === 'privateEndpoint.privateDnsZoneId') return '$.managedHsm.privateDnsZoneId';
     if (prop === 'diagnostics.logAnalyticsWorkspaceId') return '$.managedHsm.logAnalyticsWorkspaceId';
-    if (stack === 'dr') renames.name = '$.disasterRecovery.managedHsmName';
+    if (stack === 'dr') {
+      renames.name = '$.disasterRecovery.managedHsmName';
+      renames.diagnostics = '$.disasterRecovery.diagnostics';
+    }
     return rename(renames, '$.managedHsm');
   }
   const key = /^ManagedHsm\/Key-(.+)$/.exec(construct);

@@ -40,8 +40,10 @@ export class DisasterRecoveryStack extends HsmStack {
       softDeleteRetentionDays: primary.softDeleteRetentionDays,
       dangerouslyDisablePurgeProtection: primary.dangerouslyDisablePurgeProtection,
       publicNetworkAccessEnabled: primary.publicNetworkAccessEnabled,
+      // Azure Monitor takes a storage account or event hub only in the resource's own region, a workspace in
+      // any: the DR HSM shares the primary's workspace, never its storage or event hub (DiagnosticsConfig).
       logAnalyticsWorkspaceId: primary.logAnalyticsWorkspaceId,
-      diagnostics: primary.diagnostics,
+      diagnostics: dr.diagnostics,
       // The primary's private DNS zone id (a hub zone) serves the DR region too; its static IP does not.
       privateEndpoint: {
         subnetId: this.network.computeSubnet.id,

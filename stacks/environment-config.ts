@@ -1,11 +1,10 @@
 import { readFileSync } from 'fs';
-import { DEDICATED_HSM_SKUS, STAMPS } from '../constructs/dedicated-hsm';
-import { EXPRESS_ROUTE_GATEWAY_SKUS } from '../constructs/hsm-network';
+import { DEDICATED_HSM_SKUS, DedicatedHsmSku, Stamp, STAMPS } from '../constructs/dedicated-hsm';
+import { EXPRESS_ROUTE_GATEWAY_SKUS, ExpressRouteGatewaySku } from '../constructs/hsm-network';
 import { EC_CURVES, KEY_TYPES, ManagedHsmKeyProps } from '../constructs/managed-hsm-key';
-import { MANAGED_HSM_SKUS, ManagedHsmSku } from '../constructs/managed-hsm';
+import { MANAGED_HSM_DATA_ACTION, MANAGED_HSM_ROLE_SCOPE, MANAGED_HSM_SKUS, ManagedHsmSku } from '../constructs/managed-hsm';
 import { MANAGED_HSM_ROLE_NAMES, ManagedHsmRoleName } from '../constructs/managed-hsm-roles';
-import { DedicatedHsmSku, Stamp } from '../constructs/dedicated-hsm';
-import { ExpressRouteGatewaySku } from '../constructs/hsm-network';
+import { GO_DURATION } from '../constructs/resource-timeouts';
 import { POLICY_RULES, PolicyRule } from '../policy/rules';
 import { duplicateAddressProblems } from './private-addresses';
 import { arrayOf, bool, int, obj, oneOfStrings, optional, recordOf, Schema, str, validate } from './schema';
@@ -64,16 +63,18 @@ export interface LunaPartitionConfig {
 export interface DedicatedHsmConfig {
   readonly name: string;
   readonly skuName?: DedicatedHsmSku;
-  /** One HSM: its private IP. */
+  /** One HSM: its private IP. With haPairFromSingleHsm, kept: the IP of the HSM the pair grew from. */
   readonly privateIpAddress?: string;
-  /** An HA pair in stamp1 and stamp2: their private IPs. Not with privateIpAddress. */
+  /** An HA pair in stamp1 and stamp2: their private IPs. Not with privateIpAddress (but with haPairFromSingleHsm). */
   readonly haPairPrivateIpAddresses?: [string, string];
   readonly stampId?: Stamp;
   readonly zones?: string[];
   /**
    * The HA pair grows from the single HSM this config had before (privateIpAddress, stampId): the first
    * member keeps its Terraform address, name and stamp (moved blocks), so Terraform does not replace it.
-   * Needs stampId (the stamp the single HSM sits in) and haPairPrivateIpAddresses whose first IP is its IP.
+   * Needs privateIpAddress and stampId kept from the single HSM, and haPairPrivateIpAddresses whose first
+   * IP equals privateIpAddress. Keep it set for the life of the pair: without it the first member takes a
+   * new address and name, and Terraform replaces the HSM.
    * @default false
    */
   readonly haPairFromSingleHsm?: boolean;
@@ -96,9 +97,10 @@ export interface ManagedHsmConfig {
   readonly softDeleteRetentionDays?: number;
   readonly dangerouslyDisablePurgeProtection?: boolean;
   readonly publicNetworkAccessEnabled?: boolean;
+  /** A workspace for the audit logs (any region: the DR HSM sends there too). @default a new one */
   readonly logAnalyticsWorkspaceId?: string;
-  /** More audit-log destinations: a storage account, an event hub. */
-  readonly diagnostics?: { readonly storageAccountId?: string; readonly eventHubAuthorizationRuleId?: string; readonly eventHubName?: string };
+  /** More audit-log destinations, in the HSM's region (the DR HSM does not use them). */
+  readonly diagnostics?: DiagnosticsConfig;
   /** An existing privatelink.managedhsm.azure.net zone (a hub's) instead of a new one. */
   readonly privateDnsZoneId?: string;
   /** A static IP for the private endpoint in the Compute subnet. @default dynamic */
@@ -121,6 +123,17 @@ export interface ManagedHsmConfig {
   /** role: a built-in role name or the roleName of one of roleDefinitions. */
   readonly roleAssignments?: Array<{ readonly role: ManagedHsmRoleName | string; readonly principalId: string; readonly scope?: string }>;
   readonly keys?: ManagedHsmKeyConfig[];
+}
+
+/**
+ * Audit-log destinations besides the workspace. Azure Monitor requires a storage account or event hub
+ * namespace in the same region as the resource it receives logs from ("Diagnostic settings in Azure
+ * Monitor", Destinations); a Log Analytics workspace may be in any region.
+ */
+export interface DiagnosticsConfig {
+  readonly storageAccountId?: string;
+  readonly eventHubAuthorizationRuleId?: string;
+  readonly eventHubName?: string;
 }
 
 export interface CipherTrustManagerConfig {
@@ -149,6 +162,12 @@ export interface DisasterRecoveryConfig {
   readonly managedHsmName: string;
   readonly addressSpace?: string[];
   readonly computeSubnetCidr?: string;
+  /**
+   * The DR HSM's storage account or event hub, in the DR region. The primary's are never reused: they sit in
+   * the primary's region. The DR HSM always sends to managedHsm.logAnalyticsWorkspaceId when one is given.
+   * @default none (the workspace only; a new one in the DR region if the primary names none)
+   */
+  readonly diagnostics?: DiagnosticsConfig;
 }
 
 export type BackendConfig =
@@ -172,8 +191,15 @@ const NAME = str(/^[a-zA-Z0-9][a-zA-Z0-9-]{0,62}$/, 'letters, digits and hyphens
 const LOCATION = str(/^[a-z][a-z0-9]{2,30}$/, 'an Azure region name such as westeurope');
 const DURATION = str(/^P(?!$)(\d+Y)?(\d+M)?(\d+W)?(\d+D)?(T(?=\d)(\d+H)?(\d+M)?(\d+S)?)?$/, 'an ISO 8601 duration such as P90D or P1Y');
 const RFC3339 = str(/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})$/, 'an RFC 3339 timestamp such as 2027-01-01T00:00:00Z');
-const TIMEOUTS = obj({ create: optional(str(/^(\d+h)?(\d+m)?(\d+s)?$/, 'a duration such as 90m or 2h')), read: optional(str(/^(\d+h)?(\d+m)?(\d+s)?$/, 'a duration such as 5m')), update: optional(str(/^(\d+h)?(\d+m)?(\d+s)?$/, 'a duration such as 30m')), delete: optional(str(/^(\d+h)?(\d+m)?(\d+s)?$/, 'a duration such as 60m')) });
+const GO_DURATION_STR = str(GO_DURATION, 'a duration such as 90m, 2h or 1h30m');
+const TIMEOUTS = obj({ create: optional(GO_DURATION_STR), read: optional(GO_DURATION_STR), update: optional(GO_DURATION_STR), delete: optional(GO_DURATION_STR) });
+const DATA_ACTION = str(MANAGED_HSM_DATA_ACTION, 'a Managed HSM data action such as Microsoft.KeyVault/managedHsm/keys/sign/action');
 const RESOURCE_ID = (provider: string, example: string) => str(new RegExp(`^/subscriptions/[^/]+/resourceGroups/[^/]+/providers/${provider.replace(/[./]/g, (c) => `\\${c}`)}/.+$`, 'i'), example);
+const DIAGNOSTICS = obj({
+  storageAccountId: optional(RESOURCE_ID('Microsoft.Storage/storageAccounts', 'a storage account resource id')),
+  eventHubAuthorizationRuleId: optional(RESOURCE_ID('Microsoft.EventHub/namespaces', 'an Event Hubs namespace authorization rule resource id')),
+  eventHubName: optional(str(/^[A-Za-z0-9][A-Za-z0-9._-]{0,255}$/, 'an event hub name')),
+});
 const RESOURCE_GROUP = str(/^[-\w._()]{0,89}[-\w_()]$/, 'a resource group name: 1-90 letters, digits, _ - . ( ), not ending with a dot');
 
 export const ENVIRONMENT_SCHEMA: Schema = obj({
@@ -223,13 +249,7 @@ export const ENVIRONMENT_SCHEMA: Schema = obj({
       dangerouslyDisablePurgeProtection: optional(bool),
       publicNetworkAccessEnabled: optional(bool),
       logAnalyticsWorkspaceId: optional(str(/^\/subscriptions\/.+\/workspaces\/.+$/i, 'a Log Analytics workspace resource id')),
-      diagnostics: optional(
-        obj({
-          storageAccountId: optional(RESOURCE_ID('Microsoft.Storage/storageAccounts', 'a storage account resource id')),
-          eventHubAuthorizationRuleId: optional(RESOURCE_ID('Microsoft.EventHub/namespaces', 'an Event Hubs namespace authorization rule resource id')),
-          eventHubName: optional(str(/^[A-Za-z0-9][A-Za-z0-9._-]{0,255}$/, 'an event hub name')),
-        }),
-      ),
+      diagnostics: optional(DIAGNOSTICS),
       privateDnsZoneId: optional(RESOURCE_ID('Microsoft.Network/privateDnsZones', 'the resource id of an existing privatelink.managedhsm.azure.net zone')),
       privateEndpointIpAddress: optional(IPV4),
       timeouts: optional(TIMEOUTS),
@@ -240,15 +260,15 @@ export const ENVIRONMENT_SCHEMA: Schema = obj({
           obj({
             roleName: str(/^.{1,128}$/, '1-128 characters'),
             description: optional(str(/^.{0,1024}$/, 'at most 1024 characters')),
-            dataActions: arrayOf(str(/^Microsoft\.KeyVault\/managedHsm\/([A-Za-z]+\/)*([A-Za-z]+|\*)(\/action)?$/, 'a Managed HSM data action such as Microsoft.KeyVault/managedHsm/keys/sign/action'), 1),
-            notDataActions: optional(arrayOf(str(/^Microsoft\.KeyVault\/managedHsm\/([A-Za-z]+\/)*([A-Za-z]+|\*)(\/action)?$/, 'a Managed HSM data action'))),
+            dataActions: arrayOf(DATA_ACTION, 1),
+            notDataActions: optional(arrayOf(DATA_ACTION)),
           }),
         ),
       ),
       securityDomain: optional(obj({ certificates: int(3, 10), quorum: int(2, 10) })),
       securityDomainActivated: optional(bool),
       roleAssignments: optional(
-        arrayOf(obj({ role: str(/^.{1,128}$/, `a built-in role (${MANAGED_HSM_ROLE_NAMES.join(', ')}) or the roleName of one of roleDefinitions`), principalId: GUID, scope: optional(str(/^(\/|\/keys|\/keys\/[a-zA-Z0-9-]{1,127})$/, '"/", "/keys" or "/keys/<name>"')) })),
+        arrayOf(obj({ role: str(/^.{1,128}$/, `a built-in role (${MANAGED_HSM_ROLE_NAMES.join(', ')}) or the roleName of one of roleDefinitions`), principalId: GUID, scope: optional(str(MANAGED_HSM_ROLE_SCOPE, '"/", "/keys" or "/keys/<key name>"')) })),
       ),
       keys: optional(
         arrayOf(
@@ -295,6 +315,7 @@ export const ENVIRONMENT_SCHEMA: Schema = obj({
       managedHsmName: str(/^[a-zA-Z][a-zA-Z0-9-]{1,22}[a-zA-Z0-9]$/, '3-24 letters, digits and hyphens, starting with a letter'),
       addressSpace: optional(arrayOf(CIDR, 1)),
       computeSubnetCidr: optional(CIDR),
+      diagnostics: optional(DIAGNOSTICS),
     }),
   ),
   backend: optional({
@@ -337,8 +358,18 @@ function crossFieldProblems(c: EnvironmentConfig): string[] {
   const problems: string[] = [];
   const d = c.dedicatedHsm;
   if (d) {
-    if ((d.privateIpAddress === undefined) === (d.haPairPrivateIpAddresses === undefined)) {
-      problems.push('$.dedicatedHsm: received privateIpAddress and haPairPrivateIpAddresses both or neither; allowed: exactly one of them');
+    const grown = d.haPairFromSingleHsm === true && d.haPairPrivateIpAddresses !== undefined;
+    if (grown) {
+      // The first member IS the single HSM (moved blocks): its IP is kept, never assumed.
+      if (d.privateIpAddress === undefined) {
+        problems.push("$.dedicatedHsm.privateIpAddress: received nothing; allowed: with haPairFromSingleHsm, the single HSM's IP, kept from before (it must equal haPairPrivateIpAddresses[0])");
+      } else if (d.haPairPrivateIpAddresses![0] !== d.privateIpAddress) {
+        problems.push(
+          `$.dedicatedHsm.haPairPrivateIpAddresses[0]: received ${JSON.stringify(d.haPairPrivateIpAddresses![0])}; allowed: with haPairFromSingleHsm, the single HSM's privateIpAddress (${JSON.stringify(d.privateIpAddress)}): the first member is that HSM, and a new IP would replace it`,
+        );
+      }
+    } else if ((d.privateIpAddress === undefined) === (d.haPairPrivateIpAddresses === undefined)) {
+      problems.push('$.dedicatedHsm: received privateIpAddress and haPairPrivateIpAddresses both or neither; allowed: exactly one of them (both only with haPairFromSingleHsm)');
     }
     if (d.stampId !== undefined && d.zones !== undefined) problems.push('$.dedicatedHsm.stampId: received both stampId and zones; allowed: one of them');
     if (d.haPairFromSingleHsm) {

@@ -10,7 +10,8 @@ export function pinnedAddresses(c: EnvironmentConfig): Array<{ readonly path: st
   const add = (path: string, ip: unknown) => {
     if (typeof ip === 'string') found.push({ path, ip });
   };
-  add('$.dedicatedHsm.privateIpAddress', c.dedicatedHsm?.privateIpAddress);
+  // With haPairFromSingleHsm, privateIpAddress repeats the first member's IP: the same HSM, counted once.
+  if (!c.dedicatedHsm?.haPairPrivateIpAddresses) add('$.dedicatedHsm.privateIpAddress', c.dedicatedHsm?.privateIpAddress);
   (c.dedicatedHsm?.haPairPrivateIpAddresses ?? []).forEach((ip, i) => add(`$.dedicatedHsm.haPairPrivateIpAddresses[${i}]`, ip));
   add('$.cipherTrustManager.privateIpAddress', c.cipherTrustManager?.privateIpAddress);
   add('$.lunaClientHost.privateIpAddress', c.lunaClientHost?.privateIpAddress);

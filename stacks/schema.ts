@@ -67,7 +67,7 @@ function editDistance(a: string, b: string): number {
   return previous[y.length];
 }
 
-/** The known field a misspelt one most likely meant: close enough to be a typo (a third of its length), else none. */
+/** The known field a misspelt one most likely meant: close enough to be a typo (2 edits, or a third of its length if more), else none. */
 export function nearestName(name: string, known: readonly string[]): string | undefined {
   let best: { name: string; distance: number } | undefined;
   for (const candidate of known) {

@@ -14,7 +14,7 @@ export const planCheckCommand: Command = {
   flags: {
     'allow-destroy': { type: 'list', value: 'ADDRESS...', description: 'resource addresses whose deletion or replacement is intended' },
     reason: { type: 'string', value: 'TEXT', description: 'why (required with --allow-destroy, 10+ characters)' },
-    'acknowledgements-from': { type: 'string', value: 'DIR|FILE', description: 'apply the acknowledgements recorded in this cdk.tf.json (or cdktf.out)' },
+    'acknowledgements-from': { type: 'string', value: 'DIR|FILE', description: 'apply the acknowledgements recorded in the cdk.tf.json (or stack folder) of the stack the plan is of' },
     format: { type: 'string', value: 'text|json|sarif', description: 'report format; default text' },
     output: { type: 'string', value: 'FILE', description: 'write the report to FILE (the verdict still goes to stdout)' },
   },

@@ -5,7 +5,8 @@ export const policyCheckCommand: Command = {
   details: [
     'hsmctl policy check DIR|FILE: a cdk.tf.json or *.tf.json file, or a folder (every folder below it with',
     '*.tf.json files is one configuration, e.g. cdktf.out/stacks/<stack>). Acknowledgements recorded in the',
-    'JSON ("//".policy.acknowledgements, written at synth by acknowledgePolicy) waive their rules.',
+    'JSON ("//".policy.acknowledgements, written at synth by acknowledgePolicy) waive their rules; findings waived',
+    'by one that names no construct, or that covers every address ("*"), are listed apart for review.',
     'Exit 0: no violation; 1: violations; 2: bad arguments or input.',
     'example: hsmctl policy check cdktf.out --format sarif --output policy.sarif',
   ].join('\n'),

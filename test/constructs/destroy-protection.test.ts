@@ -8,6 +8,7 @@ import { Aspects, TerraformStack, Testing } from 'cdktf';
 import 'cdktf/lib/testing/adapters/jest';
 import { DedicatedHsm, DedicatedHsmProps } from '../../constructs/dedicated-hsm';
 import { ManagedHsm, ManagedHsmProps } from '../../constructs/managed-hsm';
+import { ManagedHsmKey } from '../../constructs/managed-hsm-key';
 import { hsmProviderFeatures } from '../../constructs/provider-features';
 import { acknowledgePolicy } from '../../policy/acknowledgement';
 import { HsmPolicy } from '../../policy/hsm-policy';
@@ -117,13 +118,51 @@ describe('the CanNotDelete management lock', () => {
 });
 
 describe('the azurerm provider features', () => {
-  it('keep soft-deleted HSMs and keys by default', () => {
-    expect(synthOnly((s) => managedHsm(s))).toHaveProviderWithProperties(AzurermProvider, {
-      features: [{ key_vault: [{
-        purge_soft_deleted_hardware_security_modules_on_destroy: false, purge_soft_deleted_hardware_security_module_keys_on_destroy: false,
-        purge_soft_deleted_keys_on_destroy: false, purge_soft_delete_on_destroy: false,
-        recover_soft_deleted_hardware_security_module_keys: true, recover_soft_deleted_keys: true, recover_soft_deleted_key_vaults: true,
-      }] }],
+  it('keep soft-deleted HSMs and keys by default: hsmProviderFeatures() sets every purge flag false and every recover flag true', () => {
+    expect(hsmProviderFeatures()).toEqual({
+      keyVault: [{
+        purgeSoftDeletedHardwareSecurityModulesOnDestroy: false, purgeSoftDeletedHardwareSecurityModuleKeysOnDestroy: false,
+        purgeSoftDeletedKeysOnDestroy: false, purgeSoftDeleteOnDestroy: false,
+        recoverSoftDeletedHardwareSecurityModuleKeys: true, recoverSoftDeletedKeys: true, recoverSoftDeletedKeyVaults: true,
+      }],
+    });
+  });
+
+  describe("are checked by the constructs in an app's own stack (no HsmStack, no HsmPolicy)", () => {
+    /** A stack built as a library user would, with the given provider features (or no provider), synthesized with validations. */
+    function ownStack(features: object[] | undefined, build: (stack: TerraformStack) => void = (s) => managedHsm(s)): () => string {
+      const stack = new TerraformStack(Testing.app(), 'own');
+      if (features) new AzurermProvider(stack, 'azurerm', { features: features as any });
+      build(stack);
+      return () => Testing.synth(stack, true);
+    }
+
+    it('fails the synth when the AzurermProvider leaves key_vault unset, naming the flags, the fix and who needs it', () => {
+      const synth = ownStack([{}]);
+      expect(synth).toThrow(/\[own\] provider\.azurerm \(own\/azurerm\): received features\.key_vault\.purge_soft_deleted_hardware_security_modules_on_destroy = null, .*recover_soft_deleted_key_vaults = null, so azurerm purges soft-deleted Managed HSMs and keys on destroy where purge protection allows it; allowed: features: \[hsmProviderFeatures\(\)\] on the AzurermProvider/);
+      expect(synth).toThrow(/\(needed by own\/ManagedHsm, own\/ManagedHsm\/Key-k\)/);
+    });
+
+    it('fails the synth when one flag is set to purge by hand, naming only that flag', () => {
+      const [safe] = hsmProviderFeatures().keyVault as object[];
+      const synth = ownStack([{ keyVault: [{ ...safe, purgeSoftDeletedKeysOnDestroy: true }] }]);
+      expect(synth).toThrow(/received features\.key_vault\.purge_soft_deleted_keys_on_destroy = true, so azurerm purges/);
+      expect(synth).not.toThrow(/purge_soft_deleted_hardware_security_modules_on_destroy/);
+    });
+
+    it('fails the synth of a ManagedHsmKey on its own, and of a stack with no azurerm provider', () => {
+      const keyOnly = ownStack([{}], (s) => new ManagedHsmKey(s, 'Key', { name: 'k', keyType: 'EC-HSM', managedHsmId: '/subscriptions/x/resourceGroups/r/providers/Microsoft.KeyVault/managedHSMs/m', expirationDate: '2027-12-31T00:00:00Z' }));
+      expect(keyOnly).toThrow(/provider\.azurerm \(own\/azurerm\): received .*\(needed by own\/Key\)/);
+      expect(ownStack(undefined)).toThrow(/\[own\] no azurerm provider in the stack; allowed: one with features: \[hsmProviderFeatures\(\)\]/);
+    });
+
+    it('passes with hsmProviderFeatures(), and with its explicit opt-out dangerouslyPurgeSoftDeletedOnDestroy (then left to HSM-PROT-003)', () => {
+      expect(ownStack([hsmProviderFeatures()])).not.toThrow();
+      expect(ownStack([hsmProviderFeatures({ dangerouslyPurgeSoftDeletedOnDestroy: true })])).not.toThrow();
+    });
+
+    it('leaves a stack without a Managed HSM alone (a Dedicated HSM has nothing soft-deleted to purge)', () => {
+      expect(ownStack([{}], (s) => dedicatedHsm(s))).not.toThrow();
     });
   });
 

@@ -158,8 +158,24 @@ describe('ManagedHsm', () => {
       });
       expect(definition.name).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-5[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
       expect(onlyResource(tf, 'azurerm_key_vault_managed_hardware_security_module_role_assignment').role_definition_id).toMatch(
-        /^\$\{azurerm_key_vault_managed_hardware_security_module_role_definition\.ManagedHsm_RoleDefinition-app-signer-0_\w+\.resource_manager_id\}$/,
+        /^\$\{azurerm_key_vault_managed_hardware_security_module_role_definition\.ManagedHsm_RoleDefinition-app-signer-[0-9a-f]{8}_\w+\.resource_manager_id\}$/,
       );
+    });
+
+    test('keeps a custom role\'s address when another one before it is removed or the list is reordered', () => {
+      const addresses = (roleNames: string[]) =>
+        Object.fromEntries(
+          Object.entries(
+            synthStack((stack) => managedHsm(stack, { roleDefinitions: roleNames.map((roleName) => ({ roleName, dataActions: ['Microsoft.KeyVault/managedHsm/keys/sign/action'] })) }), { policy: false })
+              .resource.azurerm_key_vault_managed_hardware_security_module_role_definition as Record<string, { role_name: string }>,
+          ).map(([address, r]) => [r.role_name, address]),
+        );
+      const before = addresses(['auditor', 'app signer', 'backup-operator']);
+      expect(addresses(['app signer', 'backup-operator'])).toEqual({ 'app signer': before['app signer'], 'backup-operator': before['backup-operator'] });
+      expect(addresses(['backup-operator', 'auditor', 'app signer'])).toEqual(before);
+      // Names that sanitise alike ("app signer", "appsigner") still get different ids: the hash is of the raw name.
+      const alike = addresses(['app signer', 'appsigner']);
+      expect(alike['app signer']).not.toBe(alike.appsigner);
     });
 
     test.each<[string, Partial<ManagedHsmProps>, RegExp]>([

@@ -53,6 +53,12 @@ function run(command: string, args: string[], cwd: string, env: Record<string, s
 }
 
 describe('the constructs as a library', () => {
+  it('is described by the manifest written into the build folder only: the root package.json (not published) declares no exports', () => {
+    const root = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8'));
+    expect(root.private).toBe(true);
+    expect(root.exports).toBeUndefined();
+  });
+
   const work = mkdtempSync(join(tmpdir(), 'hsm-library-'));
   afterAll(() => rmSync(work, { recursive: true, force: true }));
 
@@ -94,6 +100,13 @@ describe('the constructs as a library', () => {
       expect.objectContaining({ name: 'consumer-mhsm', purge_protection_enabled: true, lifecycle: { prevent_destroy: true } }),
     ]);
     expect(tf['//'].policy.acknowledgements).toEqual([expect.objectContaining({ ruleId: 'HSM-MHSM-004', construct: 'consumer/ManagedHsm' })]);
+    // The stacks entry point offers only what works from an installed package: the project's config/ is not
+    // shipped, so nothing that resolves config/<env>.json inside the package (configPathFor, chooseEnvironment).
+    const stacksApi: string[] = JSON.parse(run(process.execPath, ['-e', "console.log(JSON.stringify(Object.keys(require('azure-hsm-cdktf/stacks'))))"], app));
+    expect(stacksApi).toEqual(expect.arrayContaining(['buildApp', 'loadEnvironmentConfig', 'parseEnvironmentConfig']));
+    expect(stacksApi).not.toContain('configPathFor');
+    expect(stacksApi).not.toContain('chooseEnvironment');
+    expect(paths.some((p) => p.startsWith('config/'))).toBe(false);
     // npm fetched nothing for the library: it came with no dependencies of its own.
     expect(readdirSync(join(app, 'node_modules', 'azure-hsm-cdktf'))).not.toContain('node_modules');
   }, 300_000); // two tsc runs and an npm install: ~30 s here, more on a loaded machine

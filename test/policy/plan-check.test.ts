@@ -1,4 +1,4 @@
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'fs';
 import { tmpdir } from 'os';
 import { join } from 'path';
 import { hsmctl } from '../hsmctl-in-process';
@@ -75,6 +75,37 @@ describe('hsmctl plan check', () => {
     const { code, out } = await hsmctl(['plan', 'check', fixture('update-opens-public-access'), '--acknowledgements-from', synth]);
     expect(code).toBe(0);
     expect(out).toContain(`HSM-MHSM-004 ${MHSM}: public pilot, behind the IP allow list`);
+  });
+
+  describe('--acknowledgements-from takes the waivers of exactly one configuration (the stack the plan is of)', () => {
+    // The main and DR stacks give their Managed HSM the same address: a DR-only waiver must not clear the primary's plan.
+    const synthOut = () => {
+      const out = join(tmp, 'cdktf.out');
+      const stack = (name: string, acknowledgements: object[]) => {
+        mkdirSync(join(out, 'stacks', name), { recursive: true });
+        writeFileSync(join(out, 'stacks', name, 'cdk.tf.json'), JSON.stringify({ '//': { policy: { acknowledgements } } }));
+      };
+      stack('hsm-prod', []);
+      stack('hsm-prod-dr', [{ ruleId: 'HSM-MHSM-004', reason: 'DR HSM reached over the IP allow list', construct: 'hsm-prod-dr/ManagedHsm', addresses: [MHSM] }]);
+      return out;
+    };
+
+    it('refuses a folder holding several stacks, naming them (exit 2)', async () => {
+      const out = synthOut();
+      const { code, err, out: stdout } = await hsmctl(['plan', 'check', fixture('update-opens-public-access'), '--acknowledgements-from', out]);
+      expect(code).toBe(2);
+      expect(stdout).toBe('');
+      expect(err).toContain(`--acknowledgements-from ${out}: holds 2 configurations (${join(out, 'stacks', 'hsm-prod')}, ${join(out, 'stacks', 'hsm-prod-dr')}); allowed: exactly one, that of the stack the plan is of: its folder (such as ${join(out, 'stacks', 'hsm-prod')}) or its cdk.tf.json`);
+    });
+
+    it("applies only that stack's waivers: the primary's folder leaves the DR waiver out (exit 1)", async () => {
+      const out = synthOut();
+      const primary = await hsmctl(['plan', 'check', fixture('update-opens-public-access'), '--acknowledgements-from', join(out, 'stacks', 'hsm-prod')]);
+      expect(primary.code).toBe(1);
+      expect(primary.out).toContain(`HSM-MHSM-004 (Managed HSM public network access is off): ${MHSM} public network access is on`);
+      const dr = await hsmctl(['plan', 'check', fixture('update-opens-public-access'), '--acknowledgements-from', join(out, 'stacks', 'hsm-prod-dr', 'cdk.tf.json')]);
+      expect(dr.code).toBe(0);
+    });
   });
 
   it('writes the report to --output and prints the verdict', async () => {

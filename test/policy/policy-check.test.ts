@@ -68,6 +68,57 @@ describe('hsmctl policy check', () => {
     expect(report.violations[0].file).toMatch(/infra\/hsm\.tf\.json$/);
   });
 
+  describe('waivers a reviewer should see apart: naming no construct, and for every address ("*")', () => {
+    const OPEN = (port: string) => ({ direction: 'Inbound', access: 'Allow', source_address_prefix: '*', destination_port_range: port });
+    const write = () => {
+      const file = join(tmp, 'main.tf.json');
+      writeFileSync(file, JSON.stringify({
+        '//': { policy: { acknowledgements: [
+          { ruleId: 'HSM-NET-001', reason: 'jump host, reviewed in CHG-1', construct: 'lab/JumpHost', addresses: ['azurerm_network_security_rule.by_construct'] },
+          { ruleId: 'HSM-NET-001', reason: 'written into the JSON by hand', addresses: ['azurerm_network_security_rule.by_hand'] },
+          { ruleId: 'HSM-NET-001', reason: 'the whole lab is isolated', construct: 'lab', addresses: ['*'] },
+        ] } },
+        resource: { azurerm_network_security_rule: { by_construct: OPEN('22'), by_hand: OPEN('3389'), by_star: OPEN('443') } },
+      }, null, 2));
+      return file;
+    };
+
+    it('lists them in their own sections of the text report, and counts them in the verdict', async () => {
+      const result = await hsmctl(['policy', 'check', write()]);
+      expect(result.code).toBe(0);
+      expect(result.out).toContain('acknowledged (1):\n  HSM-NET-001 azurerm_network_security_rule.by_construct: jump host, reviewed in CHG-1\n');
+      expect(result.out).toContain('acknowledged by a waiver that names no construct (not made by acknowledgePolicy: review it) (1):\n  HSM-NET-001 azurerm_network_security_rule.by_hand: written into the JSON by hand\n');
+      expect(result.out).toContain('acknowledged by a waiver for every address ("*": it also covers resources added later; review it) (1):\n  HSM-NET-001 azurerm_network_security_rule.by_star: the whole lab is isolated (made on lab)\n');
+      expect(result.out).toMatch(/hsmctl policy check passed \(.*main\.tf\.json; 3 acknowledged, of which 1 by a waiver naming no construct, 1 by a "\*" waiver\)$/);
+    });
+
+    it('lists them apart in the JSON report', async () => {
+      const report = JSON.parse((await hsmctl(['policy', 'check', write(), '--format', 'json'])).out);
+      expect(report.acknowledged.map((f: { address: string }) => f.address).sort()).toEqual(['by_construct', 'by_hand', 'by_star'].map((n) => `azurerm_network_security_rule.${n}`));
+      expect(report.acknowledgedWithoutConstruct).toEqual([expect.objectContaining({ address: 'azurerm_network_security_rule.by_hand', waiver: { everyAddress: false } })]);
+      expect(report.acknowledgedForEveryAddress).toEqual([expect.objectContaining({ address: 'azurerm_network_security_rule.by_star', waiver: { construct: 'lab', everyAddress: true } })]);
+    });
+
+    it('marks them in the SARIF suppressions', async () => {
+      const log = JSON.parse((await hsmctl(['policy', 'check', write(), '--format', 'sarif'])).out);
+      const suppressionOf = (address: string) => log.runs[0].results.find((r: any) => r.locations[0].logicalLocations[0].fullyQualifiedName === address).suppressions[0];
+      expect(suppressionOf('azurerm_network_security_rule.by_construct')).toEqual({ kind: 'external', justification: 'jump host, reviewed in CHG-1', properties: { construct: 'lab/JumpHost', namesNoConstruct: false, everyAddress: false } });
+      expect(suppressionOf('azurerm_network_security_rule.by_hand')).toEqual({ kind: 'external', justification: 'written into the JSON by hand (the waiver names no construct)', properties: { namesNoConstruct: true, everyAddress: false } });
+      expect(suppressionOf('azurerm_network_security_rule.by_star')).toEqual({ kind: 'external', justification: 'the whole lab is isolated (the waiver covers every address ("*"))', properties: { construct: 'lab', namesNoConstruct: false, everyAddress: true } });
+    });
+  });
+
+  it('reports each module block as not checked, with its line, pointing at hsmctl plan check (exit 1)', async () => {
+    const file = join(tmp, 'main.tf.json');
+    writeFileSync(file, JSON.stringify({ provider: { azurerm: [{ features: [{}] }] }, module: { vault: { source: 'Azure/avm-res-keyvault-vault/azurerm', version: '0.9.1' } } }, null, 2));
+    const result = await hsmctl(['policy', 'check', file, '--format', 'json']);
+    expect(result.code).toBe(1);
+    const report = JSON.parse(result.out);
+    expect(report.violations).toEqual([
+      expect.objectContaining({ ruleId: 'HSM-MODULE-001', address: 'module.vault', line: 12, message: expect.stringContaining('module.vault is a module (source "Azure/avm-res-keyvault-vault/azurerm") whose resources this check cannot see. Fix: check the planned values with hsmctl plan check') }),
+    ]);
+  });
+
   it.each([
     [[], "missing required argument 'DIR|FILE'"],
     [['/nonexistent'], '/nonexistent: no such file or folder'],

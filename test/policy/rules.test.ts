@@ -7,7 +7,7 @@ import { NetworkSecurityRule } from '@cdktf/provider-azurerm/lib/network-securit
 import { Subnet } from '@cdktf/provider-azurerm/lib/subnet';
 import { SubnetNetworkSecurityGroupAssociation } from '@cdktf/provider-azurerm/lib/subnet-network-security-group-association';
 import { AzurermProvider } from '@cdktf/provider-azurerm/lib/provider';
-import { Aspects, TerraformResource, TerraformStack, TerraformVariable, Testing } from 'cdktf';
+import { Aspects, TerraformHclModule, TerraformResource, TerraformStack, TerraformVariable, Testing } from 'cdktf';
 import { Construct, IConstruct } from 'constructs';
 import { CipherTrustManager, CipherTrustManagerProps } from '../../constructs/ciphertrust-manager';
 import { DedicatedHsm } from '../../constructs/dedicated-hsm';
@@ -290,6 +290,14 @@ describe('HsmPolicy', () => {
       });
     });
 
+    it("fires when the endpoint's private_connection_resource_id refers to the HSM's name, not its id (escape hatch)", () => {
+      expectRuleFires('HSM-MHSM-005', (stack) => {
+        const hsm = secureManagedHsm(stack, network(stack));
+        hsm.privateEndpoint!.addOverride('private_service_connection.private_connection_resource_id', hsm.name);
+        return hsm.resource;
+      });
+    });
+
     it('stays quiet when a private endpoint connects to it', () => {
       expectRuleQuiet('HSM-MHSM-005', (stack) => {
         secureManagedHsm(stack, network(stack));
@@ -312,6 +320,14 @@ describe('HsmPolicy', () => {
       expectRuleFires('HSM-MHSM-006', (stack) => {
         const hsm = secureManagedHsm(stack, network(stack));
         hsm.diagnosticSetting.addOverride('target_resource_id', OTHER_RESOURCE_ID);
+        return hsm.resource;
+      });
+    });
+
+    it("fires when the diagnostic setting's target_resource_id refers to the HSM's name, not its id (escape hatch)", () => {
+      expectRuleFires('HSM-MHSM-006', (stack) => {
+        const hsm = secureManagedHsm(stack, network(stack));
+        hsm.diagnosticSetting.addOverride('target_resource_id', hsm.name);
         return hsm.resource;
       });
     });
@@ -683,6 +699,23 @@ describe('HsmPolicy', () => {
       });
     });
 
+    it("fires when the lock's scope refers to the HSM's name, not its id (escape hatch)", () => {
+      expectRuleFires('HSM-PROT-002', (stack) => {
+        const hsm = secureManagedHsm(stack, network(stack));
+        hsm.deleteLock!.addOverride('scope', hsm.name);
+        return hsm.resource;
+      });
+    });
+
+    it("fires when a resource-group lock's scope refers to the group's name, not its id", () => {
+      expectRuleFires('HSM-PROT-002', (stack) => {
+        const net = network(stack, { resourceGroupDeleteLock: true });
+        net.node.findAll().filter((c): c is TerraformResource => c instanceof TerraformResource && c.terraformResourceType === 'azurerm_management_lock')
+          .forEach((lock) => lock.addOverride('scope', net.resourceGroupName));
+        return secureManagedHsm(stack, net, 'ManagedHsm', { dangerouslySkipDeleteLock: true }).resource;
+      });
+    });
+
     it('stays quiet with the default locks, and with a resource-group lock instead of the HSM lock', () => {
       expectRuleQuiet('HSM-PROT-002', (stack) => {
         secureManagedHsm(stack, network(stack));
@@ -725,6 +758,35 @@ describe('HsmPolicy', () => {
     });
   });
 
+  describeRule('HSM-MODULE-001', () => {
+    const vaultModule = (stack: TerraformStack) =>
+      new TerraformHclModule(stack, 'KeyVault', { source: 'Azure/avm-res-keyvault-vault/azurerm', version: '0.9.1', variables: { name: 'kv-test', purge_protection_enabled: false } });
+
+    it('fires on a module block, naming the module and pointing at hsmctl plan check', () => {
+      let module!: TerraformHclModule;
+      const message = synthFailure((stack) => {
+        secureManagedHsm(stack, network(stack));
+        module = vaultModule(stack);
+      });
+      const address = `module.${module.friendlyUniqueId}`;
+      expect(message).toContain(
+        `HSM-MODULE-001 (${ruleById('HSM-MODULE-001').title}): ${address} is a module (source "Azure/avm-res-keyvault-vault/azurerm") whose resources this check cannot see. Fix: check the planned values with hsmctl plan check`,
+      );
+      const found = violations((stack) => {
+        module = vaultModule(stack);
+      }, 'HSM-MODULE-001');
+      expect(found.map((v) => [v.address, v.constructPath])).toEqual([[`module.${module.friendlyUniqueId}`, 'test/KeyVault']]);
+      FIRED_CHECKED.add('HSM-MODULE-001');
+    });
+
+    it('is waived for one module by acknowledgePolicy on it, and stays quiet without modules', () => {
+      expectRuleQuiet('HSM-MODULE-001', (stack) => {
+        secureManagedHsm(stack, network(stack));
+      });
+      expect(violations((stack) => acknowledgePolicy(vaultModule(stack), 'HSM-MODULE-001', 'its plan is checked by hsmctl plan check in CI'), 'HSM-MODULE-001')).toEqual([]);
+    });
+  });
+
   describeRule('HSM-RBAC-001', () => {
     const OTHER = '99999999-8888-7777-6666-555555555555';
 
@@ -742,6 +804,43 @@ describe('HsmPolicy', () => {
           roleDefinitions: [{ roleName: 'grantor', dataActions: ['Microsoft.KeyVault/managedHsm/roleAssignments/write/action'] }],
         });
         return hsm.addRoleAssignment({ role: 'grantor', principalId: OTHER, scope: '/keys' });
+      });
+    });
+
+    it.each([
+      ['every data action, in Microsoft\'s casing (managedHSM/*)', ['Microsoft.KeyVault/managedHSM/*']],
+      ['role assignments written in another case', ['microsoft.keyvault/managedhsm/roleassignments/write/action']],
+      ['roleDefinitions/write (a holder can rewrite a role they hold)', ['Microsoft.KeyVault/managedHsm/roleDefinitions/write/action']],
+      ['roleDefinitions/*', ['Microsoft.KeyVault/managedHsm/roleDefinitions/*']],
+    ])('fires when a custom role with %s goes to someone who is not an administrator', (_what, dataActions) => {
+      expectRuleFires('HSM-RBAC-001', (stack) => {
+        const hsm = secureManagedHsm(stack, network(stack), 'ManagedHsm', { roleDefinitions: [{ roleName: 'wide', dataActions }] });
+        return hsm.addRoleAssignment({ role: 'wide', principalId: OTHER, scope: '/keys/app' });
+      });
+    });
+
+    it('fires when a custom key role written in another case is granted at "/"', () => {
+      expectRuleFires('HSM-RBAC-001', (stack) => {
+        const hsm = secureManagedHsm(stack, network(stack), 'ManagedHsm', { roleDefinitions: [{ roleName: 'signer', dataActions: ['Microsoft.KeyVault/managedHSM/keys/sign/action'] }] });
+        return hsm.addRoleAssignment({ role: 'signer', principalId: OTHER, scope: '/' });
+      });
+    });
+
+    it('says in its title and fix that "/keys" reaches every key, as "/" does', () => {
+      expect(ruleById('HSM-RBAC-001').title).toContain('"/keys" reaches every key too');
+      expect(ruleById('HSM-RBAC-001').fix).toContain('/keys/<name>');
+    });
+
+    it('stays quiet on a wildcard role whose notDataActions take role management and key use away', () => {
+      expectRuleQuiet('HSM-RBAC-001', (stack) => {
+        const hsm = secureManagedHsm(stack, network(stack), 'ManagedHsm', {
+          roleDefinitions: [{
+            roleName: 'reader',
+            dataActions: ['Microsoft.KeyVault/managedHsm/*'],
+            notDataActions: ['Microsoft.KeyVault/managedHsm/roleAssignments/*', 'Microsoft.KeyVault/managedHSM/roleDefinitions/*', 'Microsoft.KeyVault/managedHsm/keys/*'],
+          }],
+        });
+        hsm.addRoleAssignment({ role: 'reader', principalId: OTHER, scope: '/' });
       });
     });
 

@@ -60,6 +60,24 @@ describe('SARIF output', () => {
     }
   });
 
+  it('stays valid with suppressions that carry a waiver\'s origin, and a module as a logical location', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'sarif-'));
+    try {
+      writeFileSync(join(dir, 'main.tf.json'), JSON.stringify({
+        '//': { policy: { acknowledgements: [{ ruleId: 'HSM-NET-001', reason: 'written into the JSON by hand', addresses: ['*'] }] } },
+        resource: { azurerm_network_security_rule: { ssh: { direction: 'Inbound', access: 'Allow', source_address_prefix: '*', destination_port_range: '22' } } },
+        module: { vault: { source: './vault' } },
+      }));
+      const log = expectValidSarif((await hsmctl(['policy', 'check', dir, '--format', 'sarif'])).out);
+      expect(log.runs[0].results.map((r: any) => r.locations[0].logicalLocations[0])).toEqual(
+        expect.arrayContaining([{ fullyQualifiedName: 'module.vault', kind: 'module' }]),
+      );
+      expect(log.runs[0].results.find((r: any) => r.ruleId === 'HSM-NET-001').suppressions[0].properties).toEqual({ namesNoConstruct: true, everyAddress: true });
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   it('the validator refuses what is not SARIF (so the checks above can fail)', () => {
     expect(validateSarif({ version: '2.1.0', runs: [{ tool: { driver: {} }, results: [] }] })).toBe(false);
     expect(validateSarif({ version: '2.0.0', runs: [] })).toBe(false);

@@ -251,6 +251,21 @@ describe('parseEnvironmentConfig / loadEnvironmentConfig', () => {
     });
   });
 
+  describe('patterns shared with the constructs', () => {
+    it.each(['', '1 hour', '90', 'm'])('fails when a timeout is %j, as the construct would', (value) => {
+      expectOnlyProblem(withChange((c) => (c.dedicatedHsm.timeouts = { create: value })), '$.dedicatedHsm.timeouts.create', JSON.stringify(value), 'a duration such as 90m, 2h or 1h30m');
+    });
+
+    it('accepts a data action written with Microsoft\'s casing (managedHSM), as the construct does', () => {
+      const config = parseEnvironmentConfig(withChange((c) => (c.managedHsm.roleDefinitions = [{ roleName: 'signer', dataActions: ['Microsoft.KeyVault/managedHSM/keys/sign/action'] }])), FILE);
+      expect(config.managedHsm?.roleDefinitions?.[0].dataActions).toEqual(['Microsoft.KeyVault/managedHSM/keys/sign/action']);
+    });
+
+    it('fails on a role assignment scope the construct refuses', () => {
+      expectOnlyProblem(withChange((c) => (c.managedHsm.roleAssignments[0].scope = '/secrets')), '$.managedHsm.roleAssignments[0].scope', '"/secrets"', '"/", "/keys" or "/keys/<key name>"');
+    });
+  });
+
   describe('unknown fields', () => {
     it('fails on a typo in a field name, listing the allowed fields', () => {
       // GIVEN softDeleteRetentionDays misspelt: without the check the setting would silently fall back to 90
@@ -392,14 +407,14 @@ describe('parseEnvironmentConfig / loadEnvironmentConfig', () => {
         }),
       );
       expect(error.problems).toEqual([
-        '$.dedicatedHsm: received privateIpAddress and haPairPrivateIpAddresses both or neither; allowed: exactly one of them',
+        '$.dedicatedHsm: received privateIpAddress and haPairPrivateIpAddresses both or neither; allowed: exactly one of them (both only with haPairFromSingleHsm)',
       ]);
     });
 
     it('fails when neither privateIpAddress nor haPairPrivateIpAddresses is given', () => {
       const error = configError(withChange((c) => delete c.dedicatedHsm.privateIpAddress));
       expect(error.problems).toEqual([
-        '$.dedicatedHsm: received privateIpAddress and haPairPrivateIpAddresses both or neither; allowed: exactly one of them',
+        '$.dedicatedHsm: received privateIpAddress and haPairPrivateIpAddresses both or neither; allowed: exactly one of them (both only with haPairFromSingleHsm)',
       ]);
     });
 
@@ -423,7 +438,6 @@ describe('parseEnvironmentConfig / loadEnvironmentConfig', () => {
     it('fails when an HA pair grows from a single HSM without the stamp that HSM sits in', () => {
       const error = configError(
         withChange((c) => {
-          delete c.dedicatedHsm.privateIpAddress;
           delete c.dedicatedHsm.stampId;
           c.dedicatedHsm.haPairPrivateIpAddresses = ['10.2.1.8', '10.2.1.9'];
           c.dedicatedHsm.haPairFromSingleHsm = true;
@@ -432,6 +446,38 @@ describe('parseEnvironmentConfig / loadEnvironmentConfig', () => {
       expect(error.problems).toEqual([
         '$.dedicatedHsm.stampId: received null; allowed: with haPairFromSingleHsm, the stamp the single HSM sits in ("stamp1" or "stamp2"; a zoned HSM cannot join a stamp pair without replacement)',
       ]);
+    });
+
+    it('accepts an HA pair grown from a single HSM that keeps its privateIpAddress as the first IP of the pair', () => {
+      const config = parseEnvironmentConfig(
+        withChange((c) => {
+          c.dedicatedHsm.haPairPrivateIpAddresses = ['10.2.1.8', '10.2.1.9'];
+          c.dedicatedHsm.haPairFromSingleHsm = true;
+        }),
+        FILE,
+      );
+      expect(config.dedicatedHsm).toMatchObject({ privateIpAddress: '10.2.1.8', haPairPrivateIpAddresses: ['10.2.1.8', '10.2.1.9'], stampId: 'stamp1' });
+    });
+
+    it('fails when an HA pair grown from a single HSM puts another IP first (the member would be replaced)', () => {
+      expectOnlyProblem(
+        withChange((c) => {
+          c.dedicatedHsm.haPairPrivateIpAddresses = ['10.2.1.9', '10.2.1.8'];
+          c.dedicatedHsm.haPairFromSingleHsm = true;
+        }),
+        '$.dedicatedHsm.haPairPrivateIpAddresses[0]', '"10.2.1.9"', 'with haPairFromSingleHsm, the single HSM\'s privateIpAddress ("10.2.1.8"): the first member is that HSM, and a new IP would replace it',
+      );
+    });
+
+    it('fails when an HA pair grown from a single HSM does not say which IP that HSM has', () => {
+      expectOnlyProblem(
+        withChange((c) => {
+          delete c.dedicatedHsm.privateIpAddress;
+          c.dedicatedHsm.haPairPrivateIpAddresses = ['10.2.1.8', '10.2.1.9'];
+          c.dedicatedHsm.haPairFromSingleHsm = true;
+        }),
+        '$.dedicatedHsm.privateIpAddress', 'nothing', 'with haPairFromSingleHsm, the single HSM\'s IP, kept from before (it must equal haPairPrivateIpAddresses[0])',
+      );
     });
 
     it('fails when haPairFromSingleHsm is set on a single HSM', () => {

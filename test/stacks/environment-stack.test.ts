@@ -10,7 +10,7 @@ import { Testing } from 'cdktf';
 import 'cdktf/lib/testing/adapters/jest';
 import { buildApp } from '../../stacks/app';
 import { configPathFor } from '../../stacks/config-path';
-import { EnvironmentConfig, loadEnvironmentConfig } from '../../stacks/environment-config';
+import { EnvironmentConfig, loadEnvironmentConfig, parseEnvironmentConfig } from '../../stacks/environment-config';
 import { Json, resourcesOf } from '../synth-helpers';
 import { findClearSecrets } from './secret-scan';
 
@@ -164,10 +164,11 @@ describe('environment shapes (config/*.json, also examples for users)', () => {
 
 describe('a single Dedicated HSM that becomes an HA pair (haPairFromSingleHsm)', () => {
   const single = loadEnvironmentConfig(configPathFor('dhsm-only'));
-  const pair: EnvironmentConfig = {
-    ...single,
-    dedicatedHsm: { ...single.dedicatedHsm!, privateIpAddress: undefined, haPairPrivateIpAddresses: ['10.5.1.8', '10.5.1.9'], haPairFromSingleHsm: true },
-  };
+  // As the README says: keep privateIpAddress and stampId, add the pair's IPs (the single HSM's first) and the flag.
+  const pair: EnvironmentConfig = parseEnvironmentConfig(
+    { ...single, dedicatedHsm: { ...single.dedicatedHsm!, haPairPrivateIpAddresses: ['10.5.1.8', '10.5.1.9'], haPairFromSingleHsm: true } },
+    'ha-pair-grown.json',
+  );
   const before = synthAll(single)['hsm-dhsm-only'];
   const after = synthAll(pair)['hsm-dhsm-only'];
   const HSM = 'azurerm_dedicated_hardware_security_module';
@@ -192,7 +193,7 @@ describe('a single Dedicated HSM that becomes an HA pair (haPairFromSingleHsm)',
   });
 
   test('without the flag, a new pair would replace the HSM: no moved block, and the first member is renamed', () => {
-    const fresh = synthAll({ ...pair, dedicatedHsm: { ...pair.dedicatedHsm!, haPairFromSingleHsm: undefined, stampId: undefined } })['hsm-dhsm-only'];
+    const fresh = synthAll({ ...pair, dedicatedHsm: { ...pair.dedicatedHsm!, privateIpAddress: undefined, haPairFromSingleHsm: undefined, stampId: undefined } })['hsm-dhsm-only'];
     expect(fresh.moved).toBeUndefined();
     expect(resourcesOf(fresh, HSM).map((h) => h.name)).toEqual(['hsm-dhsm-only-luna-1', 'hsm-dhsm-only-luna-2']);
   });
@@ -222,6 +223,45 @@ describe('config errors found by the constructs name the config file and the JSO
     ['a Compute subnet overlapping the HSM subnet', (c) => (c.network.computeSubnetCidr = '10.2.1.0/25'), '$.network.hsmSubnetCidr (hsm-example/Network, hsmSubnetCidr): received "10.2.1.0/24"; allowed: a CIDR that does not overlap computeSubnetCidr'],
   ])('%s', (_what, change, expected) => {
     expect(errorOf(change)).toContain(expected);
+  });
+});
+
+describe("the DR Managed HSM's audit logs (Azure Monitor: a storage account or event hub destination must be in the resource's region; a workspace may be anywhere)", () => {
+  const WORKSPACE = '/subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/rg-audit/providers/Microsoft.OperationalInsights/workspaces/hsm-audit';
+  const PRIMARY_STORAGE = '/subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/rg-audit/providers/Microsoft.Storage/storageAccounts/auditwesteurope';
+  const PRIMARY_HUB = '/subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/rg-audit/providers/Microsoft.EventHub/namespaces/siem-westeurope/authorizationRules/send';
+  const DR_STORAGE = '/subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/rg-audit-dr/providers/Microsoft.Storage/storageAccounts/auditnortheurope';
+  const withDiagnostics = (primary: object, dr?: object) =>
+    parseEnvironmentConfig(
+      { ...EXAMPLE, managedHsm: { ...EXAMPLE.managedHsm, ...primary }, disasterRecovery: { ...EXAMPLE.disasterRecovery, ...(dr ? { diagnostics: dr } : {}) } },
+      'dr-diagnostics.json',
+    );
+  const settingOf = (config: EnvironmentConfig, stack: string) => resourcesOf(synthAll(config)[stack], 'azurerm_monitor_diagnostic_setting')[0];
+
+  test("the DR HSM takes the primary's workspace, never its storage account or event hub", () => {
+    const config = withDiagnostics({ logAnalyticsWorkspaceId: WORKSPACE, diagnostics: { storageAccountId: PRIMARY_STORAGE, eventHubAuthorizationRuleId: PRIMARY_HUB } });
+    expect(settingOf(config, 'hsm-example')).toMatchObject({ log_analytics_workspace_id: WORKSPACE, storage_account_id: PRIMARY_STORAGE, eventhub_authorization_rule_id: PRIMARY_HUB });
+    const dr = settingOf(config, 'hsm-example-dr');
+    expect(dr.log_analytics_workspace_id).toBe(WORKSPACE);
+    expect(dr.storage_account_id).toBeUndefined();
+    expect(dr.eventhub_authorization_rule_id).toBeUndefined();
+  });
+
+  test("the DR HSM sends to its own region's storage account from disasterRecovery.diagnostics", () => {
+    const config = withDiagnostics({ diagnostics: { storageAccountId: PRIMARY_STORAGE } }, { storageAccountId: DR_STORAGE });
+    expect(settingOf(config, 'hsm-example-dr').storage_account_id).toBe(DR_STORAGE);
+  });
+
+  test("with only a storage account on the primary, the DR HSM gets a workspace of its own in the DR region", () => {
+    const tf = synthAll(withDiagnostics({ diagnostics: { storageAccountId: PRIMARY_STORAGE } }))['hsm-example-dr'];
+    expect(resourcesOf(tf, 'azurerm_log_analytics_workspace')).toEqual([expect.objectContaining({ name: 'hsm-example-mhsm-dr-logs', location: expect.stringContaining('azurerm_resource_group') })]);
+    expect(resourcesOf(tf, 'azurerm_monitor_diagnostic_setting')[0].storage_account_id).toBeUndefined();
+  });
+
+  test('fails on a DR event hub name without its authorization rule, naming $.disasterRecovery.diagnostics', () => {
+    expect(() => buildApp(withDiagnostics({}, { eventHubName: 'audit' }), mkdtempSync(join(tmpdir(), 'hsm-dr-diag-')))).toThrow(
+      '$.disasterRecovery.diagnostics.eventHubName (hsm-example-dr/ManagedHsm, diagnostics.eventHubName): received "audit"; allowed: only with diagnostics.eventHubAuthorizationRuleId',
+    );
   });
 });
 
