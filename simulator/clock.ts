@@ -23,6 +23,8 @@ interface Timer {
 export class SimulatorClock {
   private readonly timers = new Set<Timer>();
   private readonly listeners: Array<(now: number) => Promise<void> | void> = [];
+  /** The advance in progress (or the last one): the next waits for it. */
+  private advancing: Promise<void> = Promise.resolve();
   private closed = false;
 
   private constructor(
@@ -63,12 +65,22 @@ export class SimulatorClock {
   /**
    * Moves the clock forward (never back: decisions already taken on the old time would otherwise be undone),
    * fires the timers now due, then runs the advance listeners (the sweeps that purge what has expired) and
-   * resolves when all of them have finished.
+   * resolves when all of them have finished. Advances run one after the other: each adds to the offset the one
+   * before it committed (two computed from the same offset would lose one, and could move the clock back).
    */
   async advance(seconds: number): Promise<void> {
     if (!Number.isInteger(seconds) || seconds < 1 || seconds > MAX_ADVANCE_SECONDS) {
       throw new RangeError(`the clock moves forward by a whole number of seconds from 1 to ${MAX_ADVANCE_SECONDS}; got ${String(seconds).slice(0, 40)}`);
     }
+    const run = this.advancing.then(() => this.advanceNow(seconds));
+    this.advancing = run.then(
+      () => undefined,
+      () => undefined,
+    );
+    return run;
+  }
+
+  private async advanceNow(seconds: number): Promise<void> {
     const next = this.offsetMs + seconds * 1000;
     if (this.store) await this.store.commit([{ c: META, id: OFFSET_ID, v: next }]);
     this.offsetMs = next;

@@ -1,6 +1,6 @@
 import { Router } from '../http/router';
 import { RequestContext, Reply } from '../http/server';
-import { AUDIENCES, TokenAuthority } from '../identity/tokens';
+import { AUDIENCES, TokenAuthority, isRefusal } from '../identity/tokens';
 import { ArmCodes, armErrors, shown } from './errors';
 import { OperationRecord, RESOURCE_TYPES, ResourceKind, ResourceTypeInfo } from './model';
 import { ArmService, ManagedHsmBackend, ResourceRef } from './service';
@@ -168,18 +168,20 @@ function authenticate(ctx: RequestContext, deps: ArmRouteDeps): string {
   if (!auth) throw armErrors.unauthenticated(ArmCodes.AuthenticationFailed, "Authentication failed. The 'Authorization' header is missing.", uri);
   const m = /^Bearer\s+(\S+)$/i.exec(auth);
   if (!m) throw armErrors.unauthenticated(ArmCodes.AuthenticationFailed, "Authentication failed. The 'Authorization' header is provided in an invalid format.", uri);
-  const claims = deps.authority.check(m[1], AUDIENCES.arm);
-  if (typeof claims === 'string') {
-    const code = /expired/.test(claims)
-      ? ArmCodes.ExpiredAuthenticationToken
-      : /audience/.test(claims)
-        ? ArmCodes.InvalidAuthenticationTokenAudience
-        : ArmCodes.InvalidAuthenticationToken;
-    const message =
-      code === ArmCodes.InvalidAuthenticationTokenAudience
-        ? `The access token has been obtained for wrong audience or resource: ${claims}. It should exactly match ${AUDIENCES.arm} (scope ${AUDIENCES.arm}/.default).`
-        : `The access token is invalid: ${claims}.`;
-    throw armErrors.unauthenticated(code, message, uri);
+  const claims = deps.authority.validate(m[1], AUDIENCES.arm);
+  if (isRefusal(claims)) {
+    switch (claims.reason) {
+      case 'expired':
+        throw armErrors.unauthenticated(ArmCodes.ExpiredAuthenticationToken, `The access token is invalid: ${claims.message}.`, uri);
+      case 'audience':
+        throw armErrors.unauthenticated(
+          ArmCodes.InvalidAuthenticationTokenAudience,
+          `The access token has been obtained for wrong audience or resource: ${claims.message}. It should exactly match ${AUDIENCES.arm} (scope ${AUDIENCES.arm}/.default).`,
+          uri,
+        );
+      default:
+        throw armErrors.unauthenticated(ArmCodes.InvalidAuthenticationToken, `The access token is invalid: ${claims.message}.`, uri);
+    }
   }
   if (claims.tid !== deps.tenantId) {
     throw armErrors.unauthenticated(

@@ -31,9 +31,11 @@ export class AuditLog {
   private queue: Pending[] = [];
   private writing = false;
   private closed = false;
-  /** Files written since their last sync, and the pending sync of them. */
+  /** Files written since their last sync, and the pending sync of them (its delay, then its fdatasyncs). */
   private readonly unsynced = new Set<number>();
   private syncing: Promise<void> | undefined;
+  /** The fdatasyncs running now: their descriptors must stay open until they finish. */
+  private syncRunning: Promise<void> | undefined;
   /** Called after each durable batch (the blob shipper listens). */
   onDurable: () => void = () => undefined;
 
@@ -61,7 +63,7 @@ export class AuditLog {
       for (const p of batch) byFile.set(p.file, [...(byFile.get(p.file) ?? []), p]);
       for (const [file, items] of byFile) {
         try {
-          const fd = this.open(file);
+          const fd = await this.open(file);
           const bytes = Buffer.from(items.map((i) => i.line).join(''));
           const at = this.durable.get(file) ?? fs.fstatSync(fd).size;
           try {
@@ -99,13 +101,19 @@ export class AuditLog {
     const fds = [...this.unsynced];
     this.unsynced.clear();
     // A failed sync (the disk went away) is not a request's failure: the records are in the file.
-    await Promise.all(fds.map((fd) => datasync(fd).catch(() => undefined)));
+    const running = Promise.all(fds.map((fd) => datasync(fd).catch(() => undefined))).then(() => undefined);
+    this.syncRunning = running;
+    try {
+      await running;
+    } finally {
+      if (this.syncRunning === running) this.syncRunning = undefined;
+    }
   }
 
-  private open(blobName: string): number {
+  private async open(blobName: string): Promise<number> {
     const have = this.fds.get(blobName);
     if (have !== undefined) return have;
-    if (this.fds.size >= MAX_OPEN) this.closeFiles();
+    if (this.fds.size >= MAX_OPEN) await this.closeFiles();
     const file = this.pathOf(blobName);
     const dir = path.dirname(file);
     const created = !fs.existsSync(file);
@@ -153,7 +161,12 @@ export class AuditLog {
     }
   }
 
-  private closeFiles(): void {
+  /**
+   * Closes every open file, syncing those written since their last sync. A background sync still running on them is
+   * waited for first: closing a descriptor under it would sync (or fail on) whatever file reuses the number next.
+   */
+  private async closeFiles(): Promise<void> {
+    while (this.syncRunning) await this.syncRunning;
     for (const fd of this.fds.values()) {
       if (this.unsynced.delete(fd)) fs.fdatasyncSync(fd);
       fs.closeSync(fd);
@@ -167,7 +180,7 @@ export class AuditLog {
     while (this.writing || this.queue.length) await new Promise((r) => setTimeout(r, 5));
     await this.syncing;
     this.closed = true;
-    this.closeFiles();
+    await this.closeFiles();
   }
 }
 

@@ -126,26 +126,36 @@ export class HttpsListener {
 
   private onRequest(req: http.IncomingMessage, res: http.ServerResponse): void {
     const requestId = randomUUID();
+    const connection = req.socket;
+    const address = connection.remoteAddress ?? '';
+    // Counted from its head, not once its body is in: a body still arriving holds its slot, so one address can make
+    // the listener buffer at most its in-flight limit of bodies. Refused, its body is not read (connection closed).
+    const refused = this.addresses.startRequest(connection, address);
+    if (refused) return send(res, requestId, errorReply(refused), hasBody(req));
+    const slot = new InFlightSlot(this.addresses, connection, address);
+    // A client gone mid-body calls neither of readBody's callbacks. ('close' also follows every complete body, while
+    // the handler still holds the slot: handle() frees it then.)
+    req.once('close', () => req.complete || slot.release());
     readBody(
       req,
       this.limits.maxBodyBytes,
       this.limits.maxBodyPieces,
-      (body) => void this.handle(req, res, requestId, body),
-      (why) => send(res, requestId, errorReply(why === 'too-large' ? errors.tooLarge(this.limits.maxBodyBytes) : tooManyPieces(this.limits.maxBodyPieces)), true),
+      (body) => void this.handle(req, res, requestId, body, slot),
+      (why) => {
+        slot.release();
+        send(res, requestId, errorReply(why === 'too-large' ? errors.tooLarge(this.limits.maxBodyBytes) : tooManyPieces(this.limits.maxBodyPieces)), true);
+      },
     );
   }
 
-  private async handle(req: http.IncomingMessage, res: http.ServerResponse, requestId: string, body: Buffer): Promise<void> {
-    const connection = req.socket;
-    const address = connection.remoteAddress ?? '';
+  private async handle(req: http.IncomingMessage, res: http.ServerResponse, requestId: string, body: Buffer, slot: InFlightSlot): Promise<void> {
     const host = req.headers.host;
-    if (host === undefined && req.httpVersionMinor === 1) {
-      return send(res, requestId, errorReply(errors.badParameter('The request has no Host header; HTTP/1.1 requires one.')));
+    const noHost = host === undefined && req.httpVersionMinor === 1;
+    const target = noHost ? undefined : splitTarget(req.url ?? '');
+    if (!target) {
+      slot.release();
+      return send(res, requestId, errorReply(errors.badParameter(noHost ? 'The request has no Host header; HTTP/1.1 requires one.' : 'The request URL is not valid.')));
     }
-    const target = splitTarget(req.url ?? '');
-    if (!target) return send(res, requestId, errorReply(errors.badParameter('The request URL is not valid.')));
-    const refused = this.addresses.startRequest(connection, address);
-    if (refused) return send(res, requestId, errorReply(refused));
     const ctx: RequestContext = {
       method: req.method ?? 'GET',
       path: target.path,
@@ -154,7 +164,7 @@ export class HttpsListener {
       host: host ?? '127.0.0.1',
       rawBody: body,
       requestId,
-      remoteAddress: address,
+      remoteAddress: slot.address,
     };
     this.inFlight++;
     let reply: Reply;
@@ -163,7 +173,7 @@ export class HttpsListener {
     } catch (err) {
       reply = this.failure(err, ctx);
     } finally {
-      this.addresses.endRequest(connection, address);
+      slot.release();
       if (--this.inFlight === 0) for (const r of this.drained.splice(0)) r();
     }
     try {
@@ -199,6 +209,23 @@ export class HttpsListener {
   }
 }
 
+/** One request's place in its address's and connection's in-flight counts, given back once. */
+class InFlightSlot {
+  private held = true;
+
+  constructor(
+    private readonly limits: AddressLimits,
+    private readonly connection: object,
+    readonly address: string,
+  ) {}
+
+  release(): void {
+    if (!this.held) return;
+    this.held = false;
+    this.limits.endRequest(this.connection, this.address);
+  }
+}
+
 /** Answers on a connection Node's server has let go of (no response object), then closes it, as Node itself does. */
 function endWith(socket: Duplex, e: ServiceError): void {
   const body = JSON.stringify(e.body());
@@ -206,6 +233,12 @@ function endWith(socket: Duplex, e: ServiceError): void {
     `HTTP/1.1 ${e.status} ${http.STATUS_CODES[e.status]}\r\ncontent-type: application/json; charset=utf-8\r\nx-ms-request-id: ${randomUUID()}\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`,
     () => socket.destroy(),
   );
+}
+
+/** Whether a request has a body (framed by Content-Length or chunked); a refusal sent before reading it closes the connection. */
+function hasBody(req: http.IncomingMessage): boolean {
+  const length = req.headers['content-length'];
+  return req.headers['transfer-encoding'] !== undefined || (length !== undefined && length !== '0');
 }
 
 function tooManyPieces(max: number): ServiceError {

@@ -27,9 +27,12 @@ const MAX_COUNTERS = 10_000;
 
 /**
  * Throttles repeated failed sign-ins at the token endpoint, per application (client id) and per source address.
- * A locked application or address is refused for the lock's duration whatever it sends, the right secret
- * included: a lock that let the right secret through would tell a guesser when it had guessed. A success
- * clears the application's count; valid requests of anyone not locked cost one map lookup and are never delayed.
+ * A locked application is refused for the lock's duration whatever it sends, the right secret included: a lock
+ * that let the right secret through would tell a guesser when it had guessed. A locked address has its failures
+ * answered 429 but lets the right secret of an application that is not itself locked through (the token endpoint
+ * decides): every client of the simulator is on loopback, so a lock on the address alone would lock every client
+ * out because of one, while the guesses it sends still count against their application. A success clears the
+ * application's count; valid requests of anyone not locked cost one map lookup and are never delayed.
  */
 export class FailedSignInThrottle {
   private readonly clients = new Map<string, Counter>();
@@ -40,11 +43,19 @@ export class FailedSignInThrottle {
     private readonly now: () => number = Date.now,
   ) {}
 
-  /** Seconds until the application or the address may try again; 0 when neither is locked. */
-  lockedFor(clientId: string, address: string): number {
-    const t = this.now();
-    const until = Math.max(this.clients.get(clientId)?.lockedUntil ?? 0, this.addresses.get(address)?.lockedUntil ?? 0);
-    return until > t ? Math.ceil((until - t) / 1000) : 0;
+  /** Seconds until the application may sign in again; 0 when it is not locked. */
+  clientLockedFor(clientId: string): number {
+    return this.secondsLeft(this.clients.get(clientId));
+  }
+
+  /** Seconds until the address's lock ends; 0 when it is not locked. */
+  addressLockedFor(address: string): number {
+    return this.secondsLeft(this.addresses.get(address));
+  }
+
+  private secondsLeft(c: Counter | undefined): number {
+    const left = (c?.lockedUntil ?? 0) - this.now();
+    return left > 0 ? Math.ceil(left / 1000) : 0;
   }
 
   /** Counts a failed sign-in: against the application when it exists, and always against the address. */

@@ -69,15 +69,18 @@ function token(ctx: RequestContext, tenantInPath: string, deps: IdentityDeps, th
     return aadError(400, 'invalid_scope', 1002012, `AADSTS1002012: The provided value for scope is not valid. Client credential flows must have one scope value with /.default, one of: ${audiences.map((a) => `${a}/.default`).join(', ')}.`);
   }
   const client = clientId.toLowerCase();
-  const wait = throttle.lockedFor(client, ctx.remoteAddress);
-  if (wait > 0) return throttled(client, ctx.remoteAddress, wait);
+  const clientWait = throttle.clientLockedFor(client);
+  if (clientWait > 0) return throttled(`Too many failed sign-ins for application '${client.slice(0, 64)}': its sign-ins are refused for ${clientWait} more seconds, whatever the secret.`, clientWait);
+  // A locked address still lets a right secret through (every client here shares loopback); its failures get 429
+  // and go on counting, against their application too, whose own lock then stops the guessing.
+  const addressWait = throttle.addressLockedFor(ctx.remoteAddress);
   const auth = deps.principals.authenticate(clientId, secret);
+  if (auth !== 'ok') throttle.failed(auth === 'bad-secret' ? client : undefined, ctx.remoteAddress);
+  if (auth !== 'ok' && addressWait > 0) return throttled(`Too many failed sign-ins from address ${ctx.remoteAddress}: for ${addressWait} more seconds only the right secret of an application that is not itself locked gets a token.`, addressWait);
   if (auth === 'unknown') {
-    throttle.failed(undefined, ctx.remoteAddress);
     return aadError(400, 'unauthorized_client', 700016, `AADSTS700016: Application with identifier '${clientId.slice(0, 64)}' was not found in the directory '${t}'.`);
   }
   if (auth === 'bad-secret') {
-    throttle.failed(client, ctx.remoteAddress);
     return aadError(401, 'invalid_client', 7000215, `AADSTS7000215: Invalid client secret provided for application '${clientId.slice(0, 64)}'.`);
   }
   throttle.succeeded(client);
@@ -89,13 +92,13 @@ function token(ctx: RequestContext, tenantInPath: string, deps: IdentityDeps, th
  * Entra ID answers a throttled client-credentials request with 429 and Retry-After (MSAL's documentation); the
  * body, in the token endpoint's error shape, is the simulator's wording.
  */
-function throttled(client: string, address: string, seconds: number): Reply {
+function throttled(description: string, seconds: number): Reply {
   return {
     status: 429,
     headers: { 'retry-after': String(seconds) },
     body: {
       error: 'temporarily_unavailable',
-      error_description: `Too many failed sign-ins for application '${client.slice(0, 64)}' or from address ${address}: sign-ins are refused for ${seconds} more seconds, whatever the secret.`,
+      error_description: description,
       error_codes: [],
       timestamp: new Date().toISOString(),
       trace_id: randomUUID(),

@@ -128,12 +128,6 @@ export class TokenAuthority {
     if (claims.nbf - SKEW_S > now) return refusal('not-yet-valid', `the bearer token is not valid yet (nbf ${claims.nbf}, now ${now}, 300 s of clock skew allowed)`);
     return claims;
   }
-
-  /** validate() with the refusal as text (its words say whether the token expired or had the wrong audience). */
-  check(token: string, audience: string): TokenClaims | string {
-    const r = this.validate(token, audience);
-    return isRefusal(r) ? r.message : r;
-  }
 }
 
 export function isRefusal(r: TokenClaims | TokenRefusal): r is TokenRefusal {

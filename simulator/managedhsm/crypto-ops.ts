@@ -6,6 +6,7 @@ import { KeyService } from './keys';
 import { VersionRecord } from './model';
 import { AES_ALGS, GCM_IV_BYTES, GCM_TAG_BYTES, OAEP_SHA1, RSA_ENC_ALGS, RsaEncAlg, SIGN_ALGS, aesMechanism, rsaMaxPlaintext, signMechanism } from './algorithms';
 import { modulusBytes, nodePublicKey } from './key-material';
+import { requireKeyValid } from './key-validity';
 
 export type KeyOp = 'sign' | 'verify' | 'encrypt' | 'decrypt' | 'wrapKey' | 'unwrapKey';
 
@@ -31,10 +32,7 @@ export class CryptoService {
   usable(name: string, version: string, op: KeyOp): VersionRecord {
     const v = this.keys.get(name, version);
     if (!v.keyOps.includes(op)) throw errors.forbidden(`Operation ${op} is not permitted on this key (key_ops: ${v.keyOps.join(', ') || 'none'}).`, 'KeyOperationForbidden');
-    const now = this.keys.now();
-    if (!v.attributes.enabled) throw errors.forbidden(`Operation ${op} is not allowed on a disabled key.`, 'KeyDisabled');
-    if (v.attributes.nbf !== undefined && now < v.attributes.nbf) throw errors.forbidden(`Operation ${op} is not allowed: the key is not valid before ${new Date(v.attributes.nbf * 1000).toISOString()}.`, 'KeyNotYetValid');
-    if (v.attributes.exp !== undefined && now >= v.attributes.exp) throw errors.forbidden(`Operation ${op} is not allowed: the key expired at ${new Date(v.attributes.exp * 1000).toISOString()}.`, 'KeyExpired');
+    requireKeyValid(v, op, this.keys.now());
     return v;
   }
 

@@ -105,11 +105,8 @@ export function addKeyRoutes(r: Router<HsmContext>): void {
     ctx.instance.rbac.require(ctx.principal, A.keysWrite, `/keys/${name}`, 'update');
     const body = jsonBody(ctx);
     const cur = ctx.instance.keys.get(name, version);
+    // Whether the policy may be replaced (exportable, not immutable) is decided in update(), under the key's lock.
     const releasePolicy = releasePolicyOf(body);
-    if (releasePolicy) {
-      checkExportable(cur.attributes.exportable, releasePolicy);
-      if (cur.releasePolicy?.immutable) throw errors.badParameter('The key release policy is immutable and cannot be changed.');
-    }
     const attrs = optObject(body, 'attributes');
     if (attrs && optBool(attrs, 'exportable') !== undefined && attrs.exportable !== cur.attributes.exportable) throw errors.badParameter('The exportable attribute cannot be changed after creation.');
     const v = await ctx.instance.keys.update(name, version, {

@@ -8,6 +8,7 @@ import { InstanceRecord, KeyAttributes, KeyRecord, Kty, RotationPolicyRecord, Ve
 import { ecPublic, rsaPublic, usageFor } from './key-material';
 import { durationDays } from './durations';
 import { SimulatorClock } from '../clock';
+import { checkExportable } from './release-policy';
 
 /**
  * Token ids the key service does not own: the security domain's key (backups are sealed with it; imported when
@@ -204,6 +205,12 @@ export class KeyService {
   async update(name: string, version: string, patch: { keyOps?: string[]; attributes?: { enabled?: boolean; nbf?: number | null; exp?: number | null }; tags?: Record<string, string>; releasePolicy?: VersionRecord['releasePolicy'] }): Promise<VersionRecord> {
     return this.lock.run(name.toLowerCase(), async () => {
       const cur = this.get(name, version);
+      // Checked here, under the lock: a check before it could pass for two updates at once, the second then
+      // replacing the policy the first had just made immutable.
+      if (patch.releasePolicy) {
+        checkExportable(cur.attributes.exportable, patch.releasePolicy);
+        if (cur.releasePolicy?.immutable) throw errors.badParameter('The key release policy is immutable and cannot be changed.');
+      }
       const a = patch.attributes ?? {};
       const next: VersionRecord = {
         ...cur,

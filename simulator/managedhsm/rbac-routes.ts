@@ -80,10 +80,13 @@ async function roleAssignments(ctx: HsmContext, scope: string, item: string | un
     if (ctx.method !== 'GET') throw errors.methodNotAllowed(ctx.method, ctx.path);
     need(A.roleAssignmentsRead);
     const filter = ctx.query.get('$filter');
+    // Azure RBAC's List For Scope: unfiltered and with principalId eq, the assignments at, above and below the
+    // scope; atScope(), at or above it only. Never those of a sibling scope (another key).
     let list = rbac.assignments();
-    if (filter !== null) {
+    if (filter === null) list = list.filter((a) => onPathOf(scope, a.scope));
+    else {
       const pm = /^principalId eq '([^']+)'$/i.exec(filter.trim());
-      if (pm) list = list.filter((a) => a.principalId === pm[1].toLowerCase());
+      if (pm) list = list.filter((a) => a.principalId === pm[1].toLowerCase() && onPathOf(scope, a.scope));
       else if (/^atScope\(\)$/i.test(filter.trim())) list = list.filter((a) => scopesCovering(scope).includes(a.scope));
       else throw errors.badParameter(`The $filter '${filter.slice(0, 80)}' is not supported: use atScope() or principalId eq '<id>'.`);
     }
@@ -91,15 +94,21 @@ async function roleAssignments(ctx: HsmContext, scope: string, item: string | un
   }
   if (!GUID.test(item)) throw errors.badParameter(`The role assignment name '${item.slice(0, 64)}' must be a GUID.`);
   const notFound = () => errors.roleAssignmentNotFound(`Requested role assignment not found (Activity ID: ${ctx.requestId})`);
+  // An assignment's id is its scope plus its name: one made at another scope is not found here, so that the right
+  // checked at this scope never reaches an assignment above it or beside it.
+  const atThisScope = (name: string) => {
+    const a = rbac.get(name);
+    return a && a.scope === scope ? a : undefined;
+  };
   if (ctx.method === 'GET') {
     need(A.roleAssignmentsRead);
-    const a = rbac.get(item);
+    const a = atThisScope(item);
     if (!a) throw notFound();
     return { status: 200, body: assignment(a) };
   }
   if (ctx.method === 'DELETE') {
     need(A.roleAssignmentsDelete);
-    const a = rbac.get(item);
+    const a = atThisScope(item);
     if (!a) throw notFound();
     await rbac.delete(item);
     return { status: 200, body: assignment(a) };
@@ -122,6 +131,11 @@ async function roleAssignments(ctx: HsmContext, scope: string, item: string | un
   if (dup) throw errors.conflict(`The role assignment already exists (${dup.name}).`);
   const a = await rbac.put({ name: item, scope, roleDefinitionId: ROLE_DEFINITION_PREFIX + role.id, principalId });
   return { status: existing ? 200 : 201, body: assignment(a) };
+}
+
+/** Whether one scope is at, above or below the other ("/keys/a" and "/keys/b" are neither). */
+function onPathOf(scope: string, other: string): boolean {
+  return scopesCovering(scope).includes(other) || scopesCovering(other).includes(scope);
 }
 
 /** A scope is covered by an assignable scope at or above it. */

@@ -10,6 +10,7 @@ import { DataPlaneDeps, managedHsmApp } from './app';
 import { checkHsmName } from './names';
 import { faultPoint } from './faults';
 import { SimulatorClock } from '../clock';
+import { KeyedMutex } from '../keyed-mutex';
 
 /** What declares a Managed HSM: at start (a JSON file) or at runtime (the ARM plane). */
 export interface ManagedHsmSpec {
@@ -41,10 +42,13 @@ export interface RegistryDeps {
  * HTTPS port (hsmUri https://127.0.0.1:<port>/), reused across restarts when free. Instances can be added while
  * running; every one stored is reopened at start, except soft-deleted ones: their data plane stays closed (keys,
  * roles and security domain kept) until recovered or purged. A purge destroys the token's objects and every record
- * of the HSM; begun, it is finished at the next start.
+ * of the HSM; begun, it is finished at the next start. Create, start, soft delete, recover and purge of one name run
+ * one at a time (each checks the stored record, then acts over several awaits): two at once could otherwise open two
+ * data planes for one name, one of them never closed, or open one for an HSM being purged.
  */
 export class InstanceRegistry {
   private readonly open = new Map<string, { instance: ManagedHsmInstance; listener: HttpsListener }>();
+  private readonly lock = new KeyedMutex();
   private readonly clock: SimulatorClock;
 
   constructor(private readonly deps: RegistryDeps) {
@@ -68,7 +72,7 @@ export class InstanceRegistry {
   async openStored(): Promise<void> {
     for (const r of this.deps.store.list<InstanceRecord>(collections.instances)) {
       if (r.purging) await this.purge(r.name);
-      else if (!r.deleted) await this.start(r.name);
+      else if (!r.deleted) await this.lock.run(r.name, () => this.start(r.name));
     }
   }
 
@@ -80,22 +84,26 @@ export class InstanceRegistry {
   /** Soft delete: records the dates, then closes the data plane. Repeating it changes nothing. */
   async softDelete(name: string, deleted: { deletionDate: number; scheduledPurgeDate: number }): Promise<void> {
     const key = name.toLowerCase();
-    const rec = this.stored(key);
-    if (!rec) throw errors.notFound(`No Managed HSM named ${key.slice(0, 40)}.`);
-    if (!rec.deleted) await this.deps.store.commit([{ c: collections.instances, id: key, v: { ...rec, deleted } }]);
-    await this.stop(key);
+    return this.lock.run(key, async () => {
+      const rec = this.stored(key);
+      if (!rec) throw errors.notFound(`No Managed HSM named ${key.slice(0, 40)}.`);
+      if (!rec.deleted) await this.deps.store.commit([{ c: collections.instances, id: key, v: { ...rec, deleted } }]);
+      await this.stop(key);
+    });
   }
 
   /** Recover: clears the deletion and opens the data plane again (same port when free), keys and domain as they were. */
   async recover(name: string): Promise<ManagedHsmInstance> {
     const key = name.toLowerCase();
-    const rec = this.stored(key);
-    if (!rec || rec.purging) throw errors.notFound(`No deleted Managed HSM named ${key.slice(0, 40)}.`);
-    if (rec.deleted) {
-      const { deleted: _gone, ...live } = rec;
-      await this.deps.store.commit([{ c: collections.instances, id: key, v: live }]);
-    }
-    return this.start(key);
+    return this.lock.run(key, async () => {
+      const rec = this.stored(key);
+      if (!rec || rec.purging) throw errors.notFound(`No deleted Managed HSM named ${key.slice(0, 40)}.`);
+      if (rec.deleted) {
+        const { deleted: _gone, ...live } = rec;
+        await this.deps.store.commit([{ c: collections.instances, id: key, v: live }]);
+      }
+      return this.start(key);
+    });
   }
 
   /**
@@ -104,6 +112,10 @@ export class InstanceRegistry {
    */
   async purge(name: string): Promise<void> {
     const key = name.toLowerCase();
+    return this.lock.run(key, () => this.purgeNow(key));
+  }
+
+  private async purgeNow(key: string): Promise<void> {
     const rec = this.stored(key);
     if (!rec) return;
     if (!rec.purging) await this.deps.store.commit([{ c: collections.instances, id: key, v: { ...rec, purging: true } }]);
@@ -118,9 +130,11 @@ export class InstanceRegistry {
 
   /** Turns purge protection on (it can never be turned off again). */
   async enablePurgeProtection(name: string): Promise<void> {
-    const rec = this.stored(name);
-    if (!rec) throw errors.notFound(`No Managed HSM named ${name.slice(0, 40)}.`);
-    if (!rec.purgeProtection) await this.deps.store.commit([{ c: collections.instances, id: rec.name, v: { ...rec, purgeProtection: true } }]);
+    return this.lock.run(name.toLowerCase(), async () => {
+      const rec = this.stored(name);
+      if (!rec) throw errors.notFound(`No Managed HSM named ${name.slice(0, 40)}.`);
+      if (!rec.purgeProtection) await this.deps.store.commit([{ c: collections.instances, id: rec.name, v: { ...rec, purgeProtection: true } }]);
+    });
   }
 
   /**
@@ -150,6 +164,10 @@ export class InstanceRegistry {
   /** Creates a new instance; a name in use is a Conflict. */
   async create(spec: ManagedHsmSpec): Promise<ManagedHsmInstance> {
     const s = InstanceRegistry.validate(spec);
+    return this.lock.run(s.name, () => this.createNow(s));
+  }
+
+  private async createNow(s: Required<ManagedHsmSpec>): Promise<ManagedHsmInstance> {
     const have = this.stored(s.name);
     if (have) throw errors.conflict(`A Managed HSM named ${s.name} already exists${have.deleted ? ' in a deleted state (recover or purge it first)' : ''}.`);
     const rec: InstanceRecord = { ...s, activated: false, created: this.clock.nowSeconds() };
@@ -163,16 +181,18 @@ export class InstanceRegistry {
    */
   async ensure(spec: ManagedHsmSpec): Promise<ManagedHsmInstance | undefined> {
     const s = InstanceRegistry.validate(spec);
-    const existing = this.deps.store.get<InstanceRecord>(collections.instances, s.name);
-    if (!existing) return this.create(s);
-    if (existing.deleted || existing.purging) {
-      this.deps.log.info(`${s.name}: declared at start but soft-deleted; left deleted (recover it through ARM with createMode 'recover')`);
-      return undefined;
-    }
-    if (existing.purgeProtection !== s.purgeProtection || existing.softDeleteRetentionDays !== s.softDeleteRetentionDays) {
-      this.deps.log.info(`${s.name}: declared settings differ from the stored instance; keeping the stored ones`);
-    }
-    return this.open.get(s.name)?.instance ?? this.start(s.name);
+    return this.lock.run(s.name, async () => {
+      const existing = this.deps.store.get<InstanceRecord>(collections.instances, s.name);
+      if (!existing) return this.createNow(s);
+      if (existing.deleted || existing.purging) {
+        this.deps.log.info(`${s.name}: declared at start but soft-deleted; left deleted (recover it through ARM with createMode 'recover')`);
+        return undefined;
+      }
+      if (existing.purgeProtection !== s.purgeProtection || existing.softDeleteRetentionDays !== s.softDeleteRetentionDays) {
+        this.deps.log.info(`${s.name}: declared settings differ from the stored instance; keeping the stored ones`);
+      }
+      return this.open.get(s.name)?.instance ?? this.start(s.name);
+    });
   }
 
   get(name: string): ManagedHsmInstance | undefined {
@@ -183,6 +203,7 @@ export class InstanceRegistry {
     return [...this.open.values()].map((o) => o.instance);
   }
 
+  /** Opens an instance's data plane; callers hold the name's lock. */
   private async start(name: string): Promise<ManagedHsmInstance> {
     const have = this.open.get(name);
     if (have) return have.instance;

@@ -1,13 +1,14 @@
 import { constants, createPublicKey, publicEncrypt, createHash } from 'crypto';
 import { CompactSign, createLocalJWKSet, decodeJwt, decodeProtectedHeader, jwtVerify } from 'jose';
-import { errors, ServiceError } from '../http/errors';
+import { errors } from '../http/errors';
 import { isObject } from '../http/validate';
 import { HsmPlatform } from '../attestation/hsm-platform';
 import { KeyService } from './keys';
 import { InstanceRecord, VersionRecord } from './model';
 import { OAEP_SHA1 } from './algorithms';
 import { keyBundle, kid } from './bundle';
-import { evaluate, parseReleasePolicy } from './release-policy';
+import { ReleasePolicy, evaluate, parseReleasePolicy, sameAuthority } from './release-policy';
+import { requireKeyValid } from './key-validity';
 
 /** The wrapping algorithms of a release (the REST spec's KeyEncryptionAlgorithm); the first is the default. */
 export const RELEASE_ENC = ['CKM_RSA_AES_KEY_WRAP', 'RSA_AES_KEY_WRAP_256', 'RSA_AES_KEY_WRAP_384'] as const;
@@ -29,13 +30,10 @@ export interface ReleaseRequest {
  */
 export async function releaseKey(keys: KeyService, platform: HsmPlatform, host: string, instance: InstanceRecord, v: VersionRecord, req: ReleaseRequest, apiVersion: string): Promise<{ value: string }> {
   if (!v.attributes.exportable || !v.releasePolicy) throw errors.badParameter(`Key ${v.name} is not exportable: only keys created with attributes.exportable and a release policy can be released.`);
-  const now = Math.floor(Date.now() / 1000);
-  if (!v.attributes.enabled) throw errors.forbidden('Operation release is not allowed on a disabled key.', 'KeyDisabled');
-  if (v.attributes.nbf !== undefined && now < v.attributes.nbf) throw errors.forbidden('Operation release is not allowed: the key is not valid yet.', 'KeyNotYetValid');
-  if (v.attributes.exp !== undefined && now >= v.attributes.exp) throw errors.forbidden('Operation release is not allowed: the key has expired.', 'KeyExpired');
+  requireKeyValid(v, 'release', keys.now());
 
-  const claims = await verifiedClaims(platform, req.target);
   const policy = parseReleasePolicy(JSON.parse(Buffer.from(v.releasePolicy.data, 'base64url').toString('utf8')));
+  const claims = await verifiedClaims(platform, policy, req.target);
   const verdict = evaluate(policy, String(claims.iss), claims);
   if (!verdict.allowed) throw errors.forbidden(`Target environment attestation statement does not satisfy the key release policy: ${verdict.reason}.`, 'AccessDenied');
 
@@ -56,8 +54,13 @@ export async function releaseKey(keys: KeyService, platform: HsmPlatform, host: 
   return { value: jws };
 }
 
-/** The target token's claims once its signature (by a key its issuer publishes), issuer and lifetime check out. */
-async function verifiedClaims(platform: HsmPlatform, token: string): Promise<Record<string, unknown>> {
+/**
+ * The target token's claims once its signature (by a key its issuer publishes), issuer and lifetime check out. Only
+ * the policy's authorities are ever asked for keys: a token naming another issuer is refused before anything is
+ * fetched (a caller must not make the HSM fetch URLs of its choosing), and the keys are read from the authority as
+ * the policy spells it, at a jwks_uri on the authority's own origin.
+ */
+async function verifiedClaims(platform: HsmPlatform, policy: ReleasePolicy, token: string): Promise<Record<string, unknown>> {
   let iss: unknown;
   try {
     decodeProtectedHeader(token);
@@ -65,13 +68,16 @@ async function verifiedClaims(platform: HsmPlatform, token: string): Promise<Rec
   } catch {
     throw errors.badParameter('The target is not an attestation token (a signed JWT).');
   }
-  if (typeof iss !== 'string' || !/^https:\/\//i.test(iss)) throw errors.forbidden('Target environment attestation statement cannot be verified: the token names no https issuer.', 'AccessDenied');
-  const base = iss.replace(/\/+$/, '');
+  if (typeof iss !== 'string' || iss === '') throw errors.forbidden('Target environment attestation statement cannot be verified: the token names no issuer.', 'AccessDenied');
+  const authority = policy.authorities.find((a) => sameAuthority(a.authority, iss as string))?.authority;
+  if (!authority) throw errors.forbidden(`Target environment attestation statement does not satisfy the key release policy: the token's issuer ${iss.slice(0, 200)} is not an authority of the key's release policy.`, 'AccessDenied');
+  const base = authority.replace(/\/+$/, '');
   let jwks: unknown;
   try {
     const meta = await platform.fetchJson(`${base}/.well-known/openid-configuration`);
     const uri = isObject(meta) && typeof meta.jwks_uri === 'string' ? meta.jwks_uri : undefined;
     if (!uri) throw new Error('its OpenID metadata has no jwks_uri');
+    if (!sameOrigin(uri, base)) throw new Error(`its jwks_uri ${uri.slice(0, 200)} is not on the origin of ${base.slice(0, 200)}`);
     jwks = await platform.fetchJson(uri);
   } catch (err) {
     throw errors.forbidden(`Target environment attestation statement cannot be verified: the keys of ${base.slice(0, 200)} could not be read (${(err as Error).message}).`, 'AccessDenied');
@@ -85,14 +91,31 @@ async function verifiedClaims(platform: HsmPlatform, token: string): Promise<Rec
   }
 }
 
-/** The RSA transfer key the attested environment put in its runtime claims: x-ms-runtime.keys, an encryption key. */
+/** Same scheme, host and port. */
+function sameOrigin(url: string, base: string): boolean {
+  try {
+    return new URL(url).origin === new URL(base).origin;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * The RSA transfer key the attested environment put in its runtime claims (x-ms-runtime.keys): the first RSA key of
+ * at least 2048 bits whose key_ops allow encryption (encrypt or wrapKey; a key without key_ops is unrestricted).
+ */
 function transferKey(claims: Record<string, unknown>): { n: Buffer; e: Buffer; kid?: string } {
   const runtime = claims['x-ms-runtime'];
   const list = isObject(runtime) && Array.isArray(runtime.keys) ? runtime.keys : [];
   const rsa = list.filter((k): k is Record<string, unknown> => isObject(k) && k.kty === 'RSA' && typeof k.n === 'string' && typeof k.e === 'string');
-  const k = rsa.find((x) => !Array.isArray(x.key_ops) || x.key_ops.includes('encrypt') || x.key_ops.includes('wrapKey')) ?? rsa[0];
-  if (!k) throw new ServiceError(400, 'BadParameter', 'The attestation token carries no RSA transfer key in its runtime claims (x-ms-runtime.keys).');
-  const n = Buffer.from(k.n as string, 'base64url');
-  if (n.length < 256) throw errors.badParameter(`The transfer key must be RSA of at least 2048 bits; the token's has ${n.length * 8}.`);
-  return { n, e: Buffer.from(k.e as string, 'base64url'), kid: typeof k.kid === 'string' ? k.kid : undefined };
+  const encrypts = (k: Record<string, unknown>) => !Array.isArray(k.key_ops) || k.key_ops.includes('encrypt') || k.key_ops.includes('wrapKey');
+  const k = rsa.find((x) => encrypts(x) && bitLength(Buffer.from(x.n as string, 'base64url')) >= 2048);
+  if (!k) throw errors.badParameter(`The attestation token's runtime claims (x-ms-runtime.keys) hold no RSA key of at least 2048 bits whose key_ops allow encryption (encrypt or wrapKey); they hold ${rsa.length} RSA key(s).`);
+  return { n: Buffer.from(k.n as string, 'base64url'), e: Buffer.from(k.e as string, 'base64url'), kid: typeof k.kid === 'string' ? k.kid : undefined };
+}
+
+/** Bits of a big-endian unsigned integer, leading zeros not counted. */
+function bitLength(b: Buffer): number {
+  const i = b.findIndex((x) => x !== 0);
+  return i < 0 ? 0 : (b.length - i - 1) * 8 + (32 - Math.clz32(b[i]));
 }

@@ -1,21 +1,17 @@
-import { timingSafeEqual } from 'crypto';
 import { Router } from '../http/router';
 import { errors } from '../http/errors';
+import { managementGuard } from './token-guard';
 import { jsonBody, reqString } from '../http/validate';
 import { AuditTrail } from '../audit/audit-trail';
 
 /**
  * Management API for the AuditEvent trail, standing in for a diagnostic setting's storage-account destination:
  * PUT /_simulator/audit/destination {containerUrl, sas} says where records go (the SAS stays in memory), GET
- * shows it (without the SAS), POST /_simulator/audit/flush delivers every durable record now.
+ * shows it (without the SAS) with the count of records the disk refused, POST /_simulator/audit/flush delivers
+ * every durable record now.
  */
 export function addAuditRoutes(r: Router, deps: { audit: AuditTrail; managementToken: string }): void {
-  const guard = (authorization: string | undefined) => {
-    const m = /^Bearer\s+(\S+)$/i.exec(authorization ?? '');
-    const given = Buffer.from(m?.[1] ?? '');
-    const want = Buffer.from(deps.managementToken);
-    if (given.length !== want.length || !timingSafeEqual(given, want)) throw errors.unauthorized('The management API needs the token from secrets/management.token.');
-  };
+  const guard = managementGuard(deps.managementToken);
 
   r.add('PUT', '/_simulator/audit/destination', (ctx) => {
     guard(ctx.headers.authorization);
@@ -28,11 +24,10 @@ export function addAuditRoutes(r: Router, deps: { audit: AuditTrail; managementT
     return { status: 200, body: deps.audit.destination() };
   });
 
+  // Where records go (containerUrl and lastError once a destination is set) and how many the disk refused (lost).
   r.add('GET', '/_simulator/audit/destination', (ctx) => {
     guard(ctx.headers.authorization);
-    const d = deps.audit.destination();
-    if (!d) throw errors.notFound('No audit log destination is set.');
-    return { status: 200, body: d };
+    return { status: 200, body: { ...deps.audit.destination(), lost: deps.audit.lost } };
   });
 
   r.add('POST', '/_simulator/audit/flush', async (ctx) => {

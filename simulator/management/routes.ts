@@ -1,6 +1,6 @@
-import { timingSafeEqual } from 'crypto';
 import { Router } from '../http/router';
 import { errors } from '../http/errors';
+import { managementGuard } from './token-guard';
 import { jsonBody, optBool, optInt, optString, optStringArray, reqString } from '../http/validate';
 import { InstanceRegistry } from '../managedhsm/registry';
 import { Principals } from '../identity/principals';
@@ -13,12 +13,7 @@ import { MAX_ADVANCE_SECONDS, SimulatorClock } from '../clock';
  * secrets/management.token (0600).
  */
 export function addManagementRoutes(r: Router, deps: { registry: InstanceRegistry; principals: Principals; managementToken: string; clock: SimulatorClock }): void {
-  const guard = (authorization: string | undefined) => {
-    const m = /^Bearer\s+(\S+)$/i.exec(authorization ?? '');
-    const given = Buffer.from(m?.[1] ?? '');
-    const want = Buffer.from(deps.managementToken);
-    if (given.length !== want.length || !timingSafeEqual(given, want)) throw errors.unauthorized('The management API needs the token from secrets/management.token.');
-  };
+  const guard = managementGuard(deps.managementToken);
 
   r.add('GET', '/_simulator/managedHsms', (ctx) => {
     guard(ctx.headers.authorization);

@@ -54,6 +54,21 @@ describe('SimulatorClock', () => {
     await store.close();
   });
 
+  test('advances made at once all count, one after the other: the clock never goes back', async () => {
+    const store = Journal.open(path.join(dir, 'state'));
+    const clock = SimulatorClock.open(store);
+    const seen: number[] = [];
+    clock.onAdvance((now) => void seen.push(now));
+    await Promise.all([clock.advance(3600), clock.advance(60), clock.advance(86400)]);
+    expect(clock.offset).toBe((3600 + 60 + 86400) * 1000);
+    expect(seen).toHaveLength(3);
+    expect([...seen].sort((a, b) => a - b)).toEqual(seen);
+    await store.close();
+    const reopened = Journal.open(path.join(dir, 'state'));
+    expect(SimulatorClock.open(reopened).offset).toBe((3600 + 60 + 86400) * 1000);
+    await reopened.close();
+  });
+
   test('refuses to go back, to stand still, or to move by part of a second; the offset is unchanged', async () => {
     const clock = SimulatorClock.wall();
     for (const bad of [-1, 0, 0.5, Number.NaN, 1e12]) await expect(clock.advance(bad)).rejects.toThrow(/whole number of seconds from 1/);

@@ -1,7 +1,10 @@
+import * as https from 'https';
+import { AddressInfo } from 'net';
 import { X509Certificate, constants, createDecipheriv, createPrivateKey, createPublicKey, generateKeyPairSync, privateDecrypt, KeyObject } from 'crypto';
 import { SignJWT, compactVerify } from 'jose';
 import { KeyClient, KeyReleasePolicy } from '@azure/keyvault-keys';
 import { Harness, CRYPTO_USER, Principal, httpsRequest } from './harness';
+import { ensureTls } from '../../simulator/tls/ca';
 
 const AUDITOR = '2c18b078-7c48-4d3a-af88-5a3a1b3f82b3';
 const b64u = (b: Uint8Array | Buffer) => Buffer.from(b).toString('base64url');
@@ -14,12 +17,17 @@ describe('secure key release through the real KeyClient', () => {
   const transfer = generateKeyPairSync('rsa', { modulusLength: 2048 });
 
   /** A token from the simulator's attestation provider for evidence claiming these platform claims. */
-  async function attest(platformClaims: Record<string, unknown>, transferKey: KeyObject = transfer.publicKey): Promise<string> {
-    const jwk = transferKey.export({ format: 'jwk' }) as { n: string; e: string };
-    const runtime = { keys: [{ kid: 'TransferKey', kty: 'RSA', key_ops: ['encrypt'], n: jwk.n, e: jwk.e }] };
+  async function attest(platformClaims: Record<string, unknown>, transferKey: KeyObject = transfer.publicKey, runtimeKeys = [runtimeKey('TransferKey', transferKey, ['encrypt'])]): Promise<string> {
+    const runtime = { keys: runtimeKeys };
     const res = await httpsRequest(maa, h.sim.caCert, 'POST', '/attest/SevSnpVm?api-version=2022-08-01', JSON.stringify({ report: b64u(Buffer.from(JSON.stringify(platformClaims))), runtimeData: { data: b64u(Buffer.from(JSON.stringify(runtime))), dataType: 'JSON' } }));
     expect(res.status).toBe(200);
     return res.body.token;
+  }
+
+  /** An RSA public key as an attested environment lists it in x-ms-runtime.keys. */
+  function runtimeKey(kid: string, key: KeyObject, keyOps: string[]) {
+    const jwk = key.export({ format: 'jwk' }) as { n: string; e: string };
+    return { kid, kty: 'RSA', key_ops: keyOps, n: jwk.n, e: jwk.e };
   }
 
   const policy = (authority: string, conditions: unknown[]): KeyReleasePolicy => ({
@@ -118,5 +126,86 @@ describe('secure key release through the real KeyClient', () => {
     const bad = { encodedPolicy: Buffer.from(JSON.stringify({ version: '1.0.0', anyOf: [{ authority: maa, allOf: [{ claim: 'x', matches: 'y' }] }] })) };
     await expect(kc.createRsaKey('bad-grammar', { hsm: true, exportable: true, releasePolicy: bad })).rejects.toMatchObject({ statusCode: 400, message: expect.stringMatching(/anyOf\[0\]\.allOf\[0\] must hold one operator beside claim: equals, notEquals/) });
     await expect(kc.getKey('bad-grammar')).rejects.toMatchObject({ statusCode: 404 });
+  });
+  test('the transfer key is the first RSA key of at least 2048 bits whose key_ops allow encryption; refuses a token with none', async () => {
+    await kc.createRsaKey('pick', { hsm: true, keySize: 2048, exportable: true, releasePolicy: compliant() });
+    const small = generateKeyPairSync('rsa', { modulusLength: 1024 });
+    const signing = generateKeyPairSync('rsa', { modulusLength: 2048 });
+    const claims = { 'x-ms-compliance-status': 'azure-compliant-cvm' };
+    const mixed = await attest(claims, transfer.publicKey, [runtimeKey('SignOnly', signing.publicKey, ['sign']), runtimeKey('Small', small.publicKey, ['encrypt']), runtimeKey('TransferKey', transfer.publicKey, ['wrapKey'])]);
+    const { payload } = await unwrapRelease((await kc.releaseKey('pick', mixed)).value, 'sha1');
+    expect(payload.request.kid).toMatch(/\/keys\/pick\//);
+    const signOnly = await attest(claims, transfer.publicKey, [runtimeKey('SignOnly', signing.publicKey, ['sign', 'verify']), runtimeKey('Small', small.publicKey, ['encrypt'])]);
+    await expect(kc.releaseKey('pick', signOnly)).rejects.toMatchObject({ statusCode: 400, message: expect.stringMatching(/no RSA key of at least 2048 bits whose key_ops allow encryption/) });
+  });
+
+  describe('with an attestation provider of the test\u2019s own', () => {
+    const signer = generateKeyPairSync('rsa', { modulusLength: 2048 });
+    let server: https.Server;
+    let authority: string;
+    let jwksUri: string;
+    const requests: string[] = [];
+
+    beforeAll(async () => {
+      const tls = ensureTls(h.dir);
+      server = https.createServer({ key: tls.key, cert: tls.cert }, (req, res) => {
+        requests.push(req.url ?? '');
+        const body = req.url === '/.well-known/openid-configuration' ? { issuer: authority, jwks_uri: jwksUri } : req.url === '/keys' ? { keys: [{ ...signer.publicKey.export({ format: 'jwk' }), kid: 'k1', alg: 'RS256', use: 'sig' }] } : undefined;
+        res.writeHead(body ? 200 : 404, { 'content-type': 'application/json' }).end(JSON.stringify(body ?? {}));
+      });
+      await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+      authority = `https://127.0.0.1:${(server.address() as AddressInfo).port}`;
+      jwksUri = `${authority}/keys`;
+    });
+    afterAll(() => new Promise<void>((r) => server.close(() => r())));
+
+    /** A token of this provider for a compliant environment holding the transfer key. */
+    const token = () =>
+      new SignJWT({ 'x-ms-attestation-type': 'sevsnpvm', 'x-ms-runtime': { keys: [runtimeKey('TransferKey', transfer.publicKey, ['encrypt'])] } })
+        .setProtectedHeader({ alg: 'RS256', kid: 'k1' })
+        .setIssuer(authority)
+        .setIssuedAt()
+        .setExpirationTime('1h')
+        .sign(signer.privateKey);
+
+    test('a token of an issuer the policy does not name is refused before anything is fetched from that issuer', async () => {
+      await kc.createRsaKey('maa-only', { hsm: true, keySize: 2048, exportable: true, releasePolicy: compliant() });
+      requests.length = 0;
+      await expect(kc.releaseKey('maa-only', await token())).rejects.toMatchObject({ statusCode: 403, message: expect.stringMatching(/issuer https:\/\/127\.0\.0\.1:\d+ is not an authority of the key's release policy/) });
+      expect(requests).toEqual([]);
+    });
+
+    test('the keys come from the policy\u2019s authority, and a jwks_uri on another origin is refused', async () => {
+      await kc.createRsaKey('own-authority', { hsm: true, keySize: 2048, exportable: true, releasePolicy: policy(authority, [{ claim: 'x-ms-attestation-type', equals: 'sevsnpvm' }]) });
+      requests.length = 0;
+      await unwrapRelease((await kc.releaseKey('own-authority', await token())).value, 'sha1');
+      expect(requests).toEqual(['/.well-known/openid-configuration', '/keys']);
+      // The same server under another name is another origin: the HSM must not follow metadata elsewhere.
+      jwksUri = jwksUri.replace('127.0.0.1', 'localhost');
+      requests.length = 0;
+      await expect(kc.releaseKey('own-authority', await token())).rejects.toMatchObject({ statusCode: 403, message: expect.stringMatching(/jwks_uri .* is not on the origin of https:\/\/127\.0\.0\.1/) });
+      expect(requests).toEqual(['/.well-known/openid-configuration']);
+    });
+  });
+
+  test('refuses to replace an immutable release policy, also when two updates race (the check runs under the key\u2019s lock)', async () => {
+    await kc.createRsaKey('frozen', { hsm: true, keySize: 2048, exportable: true, releasePolicy: compliant() });
+    const keys = h.sim.managedHsm('hsm1').keys;
+    const record = (immutable: boolean) => ({ contentType: 'application/json; charset=utf-8', data: b64u(compliant().encodedPolicy!), immutable });
+    const [first, second] = await Promise.allSettled([keys.update('frozen', '', { releasePolicy: record(true) }), keys.update('frozen', '', { releasePolicy: record(false) })]);
+    expect(first.status).toBe('fulfilled');
+    expect(second).toMatchObject({ status: 'rejected', reason: { status: 400, message: expect.stringMatching(/immutable and cannot be changed/) } });
+    expect((await kc.getKey('frozen')).properties.releasePolicy?.immutable).toBe(true);
+    await expect(kc.updateKeyProperties('frozen', { releasePolicy: compliant() })).rejects.toMatchObject({ statusCode: 400, message: expect.stringMatching(/immutable/) });
+  });
+
+  // Last: it moves the simulator's clock two hours on.
+  test('refuses release once the simulator\u2019s clock has passed the key\u2019s expiry', async () => {
+    const expiresOn = new Date(h.sim.clock.now() + 3600_000);
+    await kc.createRsaKey('short-lived', { hsm: true, keySize: 2048, exportable: true, releasePolicy: compliant(), expiresOn });
+    const token = await attest({ 'x-ms-compliance-status': 'azure-compliant-cvm' });
+    await unwrapRelease((await kc.releaseKey('short-lived', token)).value, 'sha1');
+    await h.sim.clock.advance(7200);
+    await expect(kc.releaseKey('short-lived', token)).rejects.toMatchObject({ statusCode: 403, message: expect.stringMatching(/not allowed: the key expired at/) });
   });
 });

@@ -249,6 +249,58 @@ describe('HTTPS listener deadlines and limits', () => {
     }
   });
 
+  test('a request holds its in-flight slot from its head: bodies still arriving count against their address', async () => {
+    const handled: string[] = [];
+    const l = new HttpsListener(
+      material,
+      async (ctx) => {
+        handled.push(ctx.path);
+        return { status: 200, body: {} };
+      },
+      silentLogger,
+      'bodies',
+      { inFlightPerAddress: 2 },
+    );
+    const port = await l.listen(0);
+    try {
+      // Two uploads that never finish; Expect: 100-continue says when the server has taken each head.
+      const uploads = await Promise.all(
+        [1, 2].map(async () => {
+          const s = await connect(port, material.caCert);
+          s.on('error', () => undefined);
+          await new Promise<void>((resolve) => {
+            s.on('data', (d: Buffer) => /^HTTP\/1\.1 100 /.test(d.toString('latin1')) && resolve());
+            s.write('POST /upload HTTP/1.1\r\nHost: a\r\nExpect: 100-continue\r\nContent-Length: 100000\r\n\r\n');
+          });
+          s.write('x'.repeat(1000));
+          return s;
+        }),
+      );
+      const third = await exchange(port, material.caCert, 'POST /x HTTP/1.1\r\nHost: a\r\nContent-Length: 2\r\nConnection: close\r\n\r\n{}');
+      expect(statusLines(third)).toEqual(['HTTP/1.1 429']);
+      expect(firstJsonBody(third).error).toEqual({ code: 'Throttled', message: expect.stringMatching(/more than 2 requests in flight from 127\.0\.0\.1/) });
+      // An upload its client abandons frees its slot (noticed when the server sees the connection close).
+      uploads[0].destroy();
+      let again = '';
+      for (let i = 0; i < 50 && statusLines(again)[0] !== 'HTTP/1.1 200'; i++) again = await exchange(port, material.caCert, 'POST /y HTTP/1.1\r\nHost: a\r\nContent-Length: 2\r\nConnection: close\r\n\r\n{}');
+      expect(statusLines(again)).toEqual(['HTTP/1.1 200']);
+      expect(handled).toEqual(['/y']);
+      // Nothing is left counted by abandoned uploads, pipelined or not: both slots serve at once again.
+      const pipelined = await connect(port, material.caCert);
+      pipelined.on('error', () => undefined);
+      pipelined.write('POST /p1 HTTP/1.1\r\nHost: a\r\nContent-Length: 2\r\n\r\n{}POST /p2 HTTP/1.1\r\nHost: a\r\nContent-Length: 100\r\n\r\n{');
+      await new Promise((r) => pipelined.once('data', r));
+      pipelined.destroy();
+      uploads[1].destroy();
+      const both = () => Promise.all([1, 2].map(() => exchange(port, material.caCert, 'GET /z HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n')));
+      let pair = await both();
+      for (let i = 0; i < 50 && !pair.every((o) => statusLines(o)[0] === 'HTTP/1.1 200'); i++) pair = await both();
+      expect(pair.map((o) => statusLines(o)[0])).toEqual(['HTTP/1.1 200', 'HTTP/1.1 200']);
+    } finally {
+      await l.close();
+    }
+  });
+
   test('close() ends idle keep-alive connections and waits for handlers still running', async () => {
     const g = gate();
     const l = new HttpsListener(

@@ -11,22 +11,24 @@ describe('failed sign-in throttle (its own clock)', () => {
   test('locks an application after its failures, for the lock time, and then lets it try again', () => {
     const th = throttle();
     for (let i = 0; i < 3; i++) {
-      expect(th.lockedFor('app', 'a1')).toBe(0);
+      expect(th.clientLockedFor('app')).toBe(0);
       th.failed('app', `a${i}`);
     }
-    expect(th.lockedFor('app', 'a9')).toBe(60);
-    expect(th.lockedFor('other', 'a9')).toBe(0);
+    expect(th.clientLockedFor('app')).toBe(60);
+    expect(th.clientLockedFor('other')).toBe(0);
+    expect(th.addressLockedFor('a0')).toBe(0);
     t += 59_500;
-    expect(th.lockedFor('app', 'a9')).toBe(1);
+    expect(th.clientLockedFor('app')).toBe(1);
     t += 500;
-    expect(th.lockedFor('app', 'a9')).toBe(0);
+    expect(th.clientLockedFor('app')).toBe(0);
   });
 
   test('locks an address after failures spread over many applications', () => {
     const th = throttle();
     for (let i = 0; i < 5; i++) th.failed(i % 2 ? undefined : `app-${i}`, 'spray');
-    expect(th.lockedFor('anyone', 'spray')).toBe(60);
-    expect(th.lockedFor('anyone', 'elsewhere')).toBe(0);
+    expect(th.addressLockedFor('spray')).toBe(60);
+    expect(th.addressLockedFor('elsewhere')).toBe(0);
+    expect(th.clientLockedFor('app-0')).toBe(0);
   });
 
   test('forgets failures older than the window, and a success clears the application', () => {
@@ -35,11 +37,11 @@ describe('failed sign-in throttle (its own clock)', () => {
     th.failed('app', 'a');
     t += 300_001;
     th.failed('app', 'a');
-    expect(th.lockedFor('app', 'b')).toBe(0);
+    expect(th.clientLockedFor('app')).toBe(0);
     th.failed('app', 'a');
     th.succeeded('app');
     th.failed('app', 'a');
-    expect(th.lockedFor('app', 'b')).toBe(0);
+    expect(th.clientLockedFor('app')).toBe(0);
   });
 });
 
@@ -96,17 +98,25 @@ describe('token endpoint throttling', () => {
     expect(t?.token).toMatch(/^ey/);
   });
 
-  test(`after ${DEFAULT_THROTTLE.failuresPerAddress} failed sign-ins from one address, that address gets 429 and others do not`, async () => {
+  test(`after ${DEFAULT_THROTTLE.failuresPerAddress} failed sign-ins from one address its failures get 429, a right secret still gets a token, and guessing one application's secret still locks it`, async () => {
     const valid = await h.newPrincipal();
+    const guessed = await h.newPrincipal();
     for (let i = 0; i < DEFAULT_THROTTLE.failuresPerAddress; i++) {
       // Unknown applications: a spray over names, which no per-application count would catch.
       const r = await signIn(randomUUID(), 'guess', '127.0.0.3');
       expect(r.status).toBe(400);
     }
+    const sprayed = await signIn(randomUUID(), 'guess', '127.0.0.3');
+    expect([sprayed.status, Number(sprayed.retryAfter) > 0]).toEqual([429, true]);
+    // Every client of this simulator is on loopback: one client's failures must not lock the others out.
     const fromSprayer = await signIn(valid.objectId, valid.secret, '127.0.0.3');
-    expect(fromSprayer.status).toBe(429);
+    expect(fromSprayer.status).toBe(200);
+    expect(fromSprayer.body.access_token).toMatch(/^ey/);
+    // Wrong secrets from the locked address are answered 429 and still count against their application.
+    for (let i = 0; i < DEFAULT_THROTTLE.failuresPerClient; i++) expect((await signIn(guessed.objectId, `wrong-${i}`, '127.0.0.3')).status).toBe(429);
+    expect((await signIn(guessed.objectId, guessed.secret, '127.0.0.3')).status).toBe(429);
+    expect((await signIn(guessed.objectId, guessed.secret, '127.0.0.1')).status).toBe(429);
     const fromElsewhere = await signIn(valid.objectId, valid.secret, '127.0.0.1');
     expect(fromElsewhere.status).toBe(200);
-    expect(fromElsewhere.body.access_token).toMatch(/^ey/);
   });
 });

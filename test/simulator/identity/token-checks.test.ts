@@ -80,4 +80,14 @@ describe('access tokens on the Managed HSM data plane and the ARM plane', () => 
     expect(tenant.body.error.code).toBe('InvalidAuthenticationTokenTenant');
     expect((await arm(token({}, AUDIENCES.arm)))).toMatchObject({ status: 200 });
   });
+
+  test('the ARM plane picks its code from why the token was refused, not from the words of the claims it quotes', async () => {
+    const path = '/subscriptions/00000000-0000-0000-0000-000000000000/providers/Microsoft.HardwareSecurityModules/dedicatedHSMs?api-version=2021-11-30';
+    const arm = async (t: string) => (await httpsRequest(h.sim.authorityHost, h.sim.caCert, 'GET', path, undefined, t)).body.error.code;
+    // An issuer whose text holds "expired" and "audience" is still only a wrong issuer.
+    expect(await arm(token({ iss: `https://expired.example.com/audience/${h.sim.tenantId}/v2.0` }, AUDIENCES.arm))).toBe('InvalidAuthenticationToken');
+    expect(await arm(token({ aud: 'https://expired.example.com' }, AUDIENCES.arm))).toBe('InvalidAuthenticationTokenAudience');
+    expect(await arm(token({ exp: now() - 301 }, AUDIENCES.arm))).toBe('ExpiredAuthenticationToken');
+    expect(await arm(token({ nbf: now() + 301 }, AUDIENCES.arm))).toBe('InvalidAuthenticationToken');
+  });
 });
