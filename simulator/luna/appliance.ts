@@ -599,20 +599,26 @@ export class Appliance extends EventEmitter {
       const p = this.requirePartition(name);
       if (!p.roles) throw new LunaError(`Error: Partition '${name}' is not initialized.`);
       const r = p.roles;
-      // A login with CKU_USER tells the CU from the CO by the password: they must differ.
-      const other = role === 'co' ? r.cu : r.co;
-      if (other && (await verifySecret(password, other))) throw new LunaError('Error: The Crypto Officer and Crypto User passwords must differ.');
+      await this.refuseSharedUserPassword(r, role, password);
       const roles: PartitionRoles = { ...r, [role]: await hashSecret(password), failed: { ...r.failed, [role]: 0 }, locked: { ...r.locked, [role]: false } };
       await this.journal.commit([{ c: C.partitions, id: name, v: { ...p, roles } }]);
     });
   }
 
-  /** `role changepw`: a logged-in role replaces its own password. */
+  /** A login with CKU_USER tells the CU from the CO by the password: theirs must differ. */
+  private async refuseSharedUserPassword(r: PartitionRoles, role: Role, password: string): Promise<void> {
+    if (role === 'po') return;
+    const other = role === 'co' ? r.cu : r.co;
+    if (other && (await verifySecret(password, other))) throw new LunaError('Error: The Crypto Officer and Crypto User passwords must differ.');
+  }
+
+  /** `role changepw`: a logged-in role replaces its own password (false when the current one is wrong). */
   async changeRolePassword(name: string, role: Role, current: string, next: string): Promise<boolean> {
     checkSecret('new password', next);
     return this.serial(async () => {
       const p = this.requirePartition(name);
       if (!p.roles?.[role] || !(await verifySecret(current, p.roles[role]))) return false;
+      await this.refuseSharedUserPassword(p.roles, role, next);
       await this.journal.commit([{ c: C.partitions, id: name, v: { ...p, roles: { ...p.roles, [role]: await hashSecret(next) } } }]);
       return true;
     });
