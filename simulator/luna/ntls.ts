@@ -131,7 +131,8 @@ export class NtlsServer {
       socket.destroy();
       return;
     }
-    const partitions = client.partitions.filter((p) => this.appliance.partition(p));
+    // A partition still being zeroized (its erase failed part-way) is not exported until the appliance restarts.
+    const partitions = client.partitions.filter((p) => this.appliance.partition(p) && !this.appliance.partition(p)!.zeroizing);
     const child = spawn('p11-kit', ['remote', '-p', this.softhsmModule, ...partitions.map((p) => `pkcs11:token=${p}`)], {
       env: { ...process.env, SOFTHSM2_CONF: this.appliance.tokens.conf },
       stdio: ['pipe', 'pipe', 'pipe'],
