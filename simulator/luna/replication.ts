@@ -105,6 +105,11 @@ export class Replicator {
     }
   }
 
+  /** Exchanges, joins and answers to peers under way (for tests and status). */
+  get inFlight(): number {
+    return this.work.size;
+  }
+
   /** Counts work that close() must wait for. */
   private track<T>(p: Promise<T>): Promise<T> {
     this.work.add(p);
