@@ -8,6 +8,7 @@ import { DEFAULT_SOFTHSM_MODULE } from '../pkcs11/module';
 import { Frame, FrameReader, encodeFrame } from './p11-rpc';
 import { GateDecision, RoleGate } from './role-gate';
 import { CLONE_ALPN, Replicator } from './replication';
+import { NTLS_LIMITS, NtlsLimits, PendingHandshakes } from './ntls-limits';
 
 /** Links at once; a real appliance's limit is higher, but each link here is a `p11-kit remote` process. */
 export const MAX_LINKS = 64;
@@ -39,6 +40,7 @@ export class NtlsServer {
   private readonly server: tls.Server;
   private readonly links = new Set<Link>();
   private readonly sockets = new Set<net.Socket>();
+  private readonly handshakes: PendingHandshakes;
   private readonly onAccessChanged = () => {
     this.refreshTrust();
     this.recheck();
@@ -52,8 +54,10 @@ export class NtlsServer {
     private readonly identity: { certPem: string; keyPem: string },
     private readonly logger: Logger,
     private readonly replicator?: Replicator,
+    limits: NtlsLimits = NTLS_LIMITS,
     private readonly softhsmModule = process.env.SOFTHSM2_MODULE ?? DEFAULT_SOFTHSM_MODULE,
   ) {
+    this.handshakes = new PendingHandshakes(limits.maxHandshakesPerAddress);
     this.server = tls.createServer({
       ...this.context(),
       // Peer appliances of an HA group name this protocol; PKCS#11 clients name none.
@@ -62,10 +66,25 @@ export class NtlsServer {
       // Node ends a connection whose certificate is not trusted as the handshake completes, before 'secureConnection'.
       rejectUnauthorized: true,
       minVersion: 'TLSv1.2',
+      handshakeTimeout: limits.handshakeTimeoutMs,
     });
-    this.server.on('secureConnection', (s) => this.accept(s));
-    this.server.on('tlsClientError', (err, sock) => this.logger.info(`luna ntls: refused a connection from ${sock.remoteAddress}: ${err.message}`));
+    // Past this, Node closes a new connection before any byte is read.
+    this.server.maxConnections = limits.maxConnections;
+    this.server.on('secureConnection', (s) => {
+      this.handshakes.completed(s);
+      this.accept(s);
+    });
+    this.server.on('tlsClientError', (err, sock) => {
+      this.logger.info(`luna ntls: refused a connection from ${sock.remoteAddress}: ${err.message}`);
+      // A plain TLS server leaves the socket open after a failed or timed-out handshake: it is ended here.
+      sock.destroy();
+    });
     this.server.on('connection', (sock: net.Socket) => {
+      if (!this.handshakes.open(sock)) {
+        this.logger.info(`luna ntls: refused a connection from ${sock.remoteAddress}: ${limits.maxHandshakesPerAddress} handshakes from it under way`);
+        sock.destroy();
+        return;
+      }
       // PKCS#11 calls are small requests and answers: no waiting on delayed ACKs (Nagle).
       sock.setNoDelay(true);
       this.sockets.add(sock);
