@@ -8,6 +8,7 @@ import { DEFAULT_SOFTHSM_MODULE } from '../pkcs11/module';
 import { Frame, FrameReader, encodeFrame } from './p11-rpc';
 import { GateDecision, RoleGate } from './role-gate';
 import { CLONE_ALPN, Replicator } from './replication';
+import { FramePump } from './frame-pump';
 import { NTLS_LIMITS, NtlsLimits, PendingHandshakes } from './ntls-limits';
 
 /** Links at once; a real appliance's limit is higher, but each link here is a `p11-kit remote` process. */
@@ -203,35 +204,28 @@ export class NtlsServer {
     this.proxy(link, gate, ask);
   }
 
-  /** Client frames are handled one at a time, in order: each goes through the gate, then to p11-kit remote. */
+  /** Client frames are handled one at a time, in order (frame-pump.ts): each goes through the gate, then to p11-kit remote. */
   private proxy(link: Link, gate: RoleGate, ask: Ask): void {
     const fromClient = new FrameReader(true);
-    const queue: Frame[] = [];
-    let busy = false;
-    const pump = async () => {
-      if (busy) return;
-      busy = true;
-      try {
-        while (queue.length && !link.cut) {
-          const f = queue.shift()!;
-          const d: GateDecision = await gate.request(f.body);
-          let answer: Frame;
-          if ('reply' in d) answer = { code: f.code, options: Buffer.alloc(0), body: d.reply };
-          else {
-            answer = await ask({ ...f, body: d.forward });
-            await d.after?.(answer.body);
-          }
-          if (!link.socket.destroyed) link.socket.write(encodeFrame(answer));
+    const pump = new FramePump(
+      link.socket,
+      async (f) => {
+        const d: GateDecision = await gate.request(f.body);
+        let answer: Frame;
+        if ('reply' in d) answer = { code: f.code, options: Buffer.alloc(0), body: d.reply };
+        else {
+          answer = await ask({ ...f, body: d.forward });
+          await d.after?.(answer.body);
         }
-      } catch (err) {
-        if (!link.cut) {
-          this.logger.error(`luna ntls: ${link.client}: ${(err as Error).message}`);
-          this.cut(link, 'a malformed PKCS#11 request');
-        }
-      } finally {
-        busy = false;
-      }
-    };
+        await writeHeldBack(link.socket, encodeFrame(answer));
+      },
+      () => link.cut,
+      (err) => {
+        if (link.cut) return;
+        this.logger.error(`luna ntls: ${link.client}: ${err.message}`);
+        this.cut(link, 'a malformed PKCS#11 request');
+      },
+    );
     link.socket.on('data', (chunk: Buffer) => {
       let got;
       try {
@@ -240,8 +234,7 @@ export class NtlsServer {
         return this.cut(link, 'the client sent a malformed frame');
       }
       if (got.version !== undefined) link.child.stdin!.write(Buffer.from([got.version]));
-      queue.push(...got.frames);
-      void pump();
+      pump.push(got.frames);
     });
   }
 
@@ -253,4 +246,18 @@ export class NtlsServer {
     for (const sock of this.sockets) sock.destroy();
     await new Promise<void>((r) => this.server.close(() => r()));
   }
+}
+
+/** Writes an answer; when the client does not read its answers, waits until it does (or the link ends). */
+async function writeHeldBack(socket: tls.TLSSocket, data: Buffer): Promise<void> {
+  if (socket.destroyed || socket.write(data)) return;
+  await new Promise<void>((resolve) => {
+    const done = () => {
+      socket.off('drain', done);
+      socket.off('close', done);
+      resolve();
+    };
+    socket.on('drain', done);
+    socket.on('close', done);
+  });
 }
