@@ -92,7 +92,7 @@ describe('Luna appliance SSH hardening', () => {
     let flooding = true;
     let opened = 0;
     let most = 0;
-    // Four addresses: their shares together (16) exceed the cap of all waiting connections (10).
+    // Four addresses: their shares together exceed the cap of all waiting connections.
     const flooder = (async () => {
       while (flooding && opened < 2000) {
         flood.push(await idle(`127.0.0.${2 + (opened++ % 4)}`));
