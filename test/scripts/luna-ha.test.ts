@@ -106,7 +106,7 @@ describe('hsmctl luna ha', () => {
     expect(await eventually(only(a, 'only-a-again'), 'made-while-a-down')).toBe(true);
   });
 
-  test('ten wrong PO passwords on one member zeroize its partition alone: it leaves the group, the other member keeps every object', async () => {
+  test('ten wrong PO passwords on one member zeroize its partition alone: it leaves the group, the other member keeps every object; it can join again', async () => {
     const onA = only(a, 'only-a-zeroized');
     const onB = only(b, 'only-b-kept');
     const before = await labels(onB);
@@ -125,5 +125,10 @@ describe('hsmctl luna ha', () => {
     }
     expect(bLog.some((l) => l.startsWith('luna replication: ha_part:'))).toBe(true);
     expect(await labels(onB)).toEqual(expect.arrayContaining([...before, 'after-zeroize']));
+    // Emptied, A joins the group again: ha create clones B's partition (objects and roles) to it.
+    const again = await hsmctl('luna', 'ha', 'create', '--label', 'ctm-ha', '--partition', 'ha_part', '--member', member(a), '--member', member(b), '--password-env', 'TA_PW', '--so-password-env', 'SO_PW', '--bundle', bundle);
+    expect(again.stderr).toBe('');
+    expect(again.stdout).toMatch(/cloned from 127\.0\.0\.1:\d+/);
+    expect(await labels(onA)).toEqual(expect.arrayContaining([...before, 'after-zeroize']));
   });
 });
