@@ -5,7 +5,8 @@ import { promisify } from 'util';
 import { Journal, Op } from '../store/journal';
 import { KeyedMutex } from '../keyed-mutex';
 import { LunaError, hsmErrors, shown } from './errors';
-import { PartitionTokens } from './tokens';
+import { PartitionTokens, TokenClone } from './tokens';
+import { faultPoint } from '../managedhsm/faults';
 import { fingerprintOfPem, isIp, parseCertificate } from './certs';
 import { MAX_FAILED_ROLE_LOGINS, PartitionRoles, Role, RoleCheck, emptyRoles } from './partition-roles';
 
@@ -50,6 +51,8 @@ export interface PartitionState {
   createdAt: string;
   /** The roles of the partition (partition-roles.ts); absent until `partition init`. */
   roles?: PartitionRoles;
+  /** Set while the PO lockout's zeroize erases the token: a crash part-way is finished at the next start. */
+  zeroizing?: true;
 }
 
 export interface ClientState {
@@ -169,6 +172,12 @@ export class Appliance extends EventEmitter {
       // A crash between a commit that dropped partitions and the removal of their tokens leaves orphans.
       const known = new Set(a.partitions().map((p) => p.name));
       await tokens.remove(tokens.labels().filter((l) => !known.has(l)));
+      // Work a crash cut short: an HA clone half taken, a partition zeroize half done. Redone before any client can connect.
+      for (const label of tokens.stagedClones()) {
+        if (known.has(label)) await a.finishAdoption(label, tokens.stagedClone(label));
+        else tokens.dropStagedClone(label);
+      }
+      for (const p of a.partitions()) if (p.zeroizing) await a.finishPartitionZeroize(p.name);
     } catch (err) {
       tokens.close();
       await journal.close();
@@ -528,18 +537,55 @@ export class Appliance extends EventEmitter {
   }
 
   async saveReplica(r: ReplicaState | { partition: string; remove: true }): Promise<void> {
-    const peersBefore = JSON.stringify(this.replica(r.partition)?.peers ?? []);
-    await this.journal.commit([{ c: C.replicas, id: r.partition, v: 'remove' in r ? undefined : r }]);
-    // A new or removed peer changes whom the NTLS port trusts.
-    if (JSON.stringify('remove' in r ? [] : r.peers) !== peersBefore) this.emit('access-changed');
+    return this.serial(async () => {
+      const peersBefore = JSON.stringify(this.replica(r.partition)?.peers ?? []);
+      await this.journal.commit([{ c: C.replicas, id: r.partition, v: 'remove' in r ? undefined : r }]);
+      // A new or removed peer changes whom the NTLS port trusts.
+      if (JSON.stringify('remove' in r ? [] : r.peers) !== peersBefore) this.emit('access-changed');
+    });
   }
 
-  /** Takes a clone's roles for a partition (the token itself is replaced by the caller). */
-  async adoptRoles(name: string, roles: PartitionRoles | undefined): Promise<void> {
+  /**
+   * Changes a partition's replication record, and with it (in `change`) the token's object files, under the
+   * appliance's lock: never in the middle of a zeroize or a delete. False, and nothing done, when the record is
+   * gone (the partition left its group meanwhile): an exchange in flight must not bring it back.
+   */
+  async updateReplica(partition: string, change: (r: ReplicaState) => ReplicaState): Promise<boolean> {
     return this.serial(async () => {
-      const p = this.requirePartition(name);
-      await this.journal.commit([{ c: C.partitions, id: name, v: { ...p, roles } }]);
+      const r = this.replica(partition);
+      if (!r) return false;
+      await this.journal.commit([{ c: C.replicas, id: partition, v: change(r) }]);
+      return true;
     });
+  }
+
+  /**
+   * Takes an HA peer's clone of a partition: its token files and PINs replace this token's, its roles this
+   * partition's, and the replication record knows the clone's objects. The clone is staged on disk first
+   * (tokens.stageClone), so that a crash part-way is redone at the next start rather than leaving a mix of
+   * both tokens, which would never be cloned again (its serial is already the peer's).
+   */
+  async adoptClone(name: string, clone: TokenClone): Promise<void> {
+    return this.serial(async () => {
+      this.requirePartition(name);
+      this.tokens.stageClone(name, clone);
+      // Links using the partition end before its token is replaced.
+      this.emit('partition-zeroized', name);
+      await this.finishAdoption(name, clone);
+    });
+  }
+
+  /** The steps of adoptClone after staging; each may be done again after a crash. */
+  private async finishAdoption(name: string, clone: TokenClone): Promise<void> {
+    await this.tokens.replaceToken(name, clone.files, clone.pins);
+    await faultPoint('luna-adopt-before-commit');
+    const p = this.requirePartition(name);
+    const r = this.replica(name);
+    const known = Object.keys(clone.files).filter((f) => f !== 'token.object');
+    const ops: Op[] = [{ c: C.partitions, id: name, v: { ...p, roles: clone.roles } }];
+    if (r) ops.push({ c: C.replicas, id: name, v: { ...r, known, tombstones: [] } });
+    await this.journal.commit(ops);
+    this.tokens.dropStagedClone(name);
   }
 
   // ---- partition roles (PO, CO, CU), enforced at NTLS by role-gate.ts ----
@@ -550,6 +596,7 @@ export class Appliance extends EventEmitter {
     return this.serial(async () => {
       const p = this.requirePartition(name);
       if (p.roles) throw new LunaError(`Error: Partition '${name}' is already initialized.`, 0x101, 'CKR_USER_ALREADY_INITIALIZED');
+      if (p.zeroizing) throw new LunaError(`Error: Partition '${name}' is being zeroized; try again once the appliance has restarted.`);
       const roles: PartitionRoles = { ...emptyRoles(), label, po: await hashSecret(poPassword) };
       await this.journal.commit([{ c: C.partitions, id: name, v: { ...p, roles } }]);
     });
@@ -573,17 +620,38 @@ export class Appliance extends EventEmitter {
       }
       const failed = r.failed[role] + 1;
       if (failed >= MAX_FAILED_ROLE_LOGINS && role === 'po') {
-        await this.journal.commit([{ c: C.partitions, id: name, v: { ...p, roles: undefined } }]);
-        // Links using the partition end before its token is erased and made again, empty.
-        this.emit('partition-zeroized', name);
-        await this.tokens.remove([name]);
-        await this.tokens.create(name);
+        await this.zeroizePartitionLocked(p);
         return 'zeroized';
       }
       const locked = failed >= MAX_FAILED_ROLE_LOGINS ? { ...r.locked, [role]: true } : r.locked;
       await this.journal.commit([{ c: C.partitions, id: name, v: { ...p, roles: { ...r, failed: { ...r.failed, [role]: failed }, locked } } }]);
       return failed >= MAX_FAILED_ROLE_LOGINS ? 'locked' : 'wrong';
     });
+  }
+
+  /**
+   * The PO lockout's zeroize: objects destroyed, roles cleared, and the partition leaves its HA group (its
+   * replication record goes; kept, the next exchange would send every object of the group as deleted here).
+   * One commit records all that with `zeroizing` before the token is erased, so a crash in between is finished
+   * at the next start instead of leaving the old keys in a partition any assigned client could initialise.
+   */
+  private async zeroizePartitionLocked(p: PartitionState): Promise<void> {
+    const ops: Op[] = [{ c: C.partitions, id: p.name, v: { ...p, roles: undefined, zeroizing: true } }];
+    if (this.replica(p.name)) ops.push({ c: C.replicas, id: p.name, v: undefined });
+    await this.journal.commit(ops);
+    // Its peers are no longer trusted for it, and links using the partition end before its token is erased.
+    if (ops.length > 1) this.emit('access-changed');
+    this.emit('partition-zeroized', p.name);
+    await faultPoint('luna-zeroize-before-erase');
+    await this.finishPartitionZeroize(p.name);
+  }
+
+  /** Erases the partition's token and makes it again, empty (new token PINs), then clears `zeroizing`. */
+  private async finishPartitionZeroize(name: string): Promise<void> {
+    await this.tokens.remove([name]);
+    await this.tokens.create(name);
+    const { zeroizing: _done, ...p } = this.requirePartition(name);
+    await this.journal.commit([{ c: C.partitions, id: name, v: p }]);
   }
 
   /** Whether password is this role's, without counting a failure (to tell a CU login from a CO one). */
@@ -599,20 +667,26 @@ export class Appliance extends EventEmitter {
       const p = this.requirePartition(name);
       if (!p.roles) throw new LunaError(`Error: Partition '${name}' is not initialized.`);
       const r = p.roles;
-      // A login with CKU_USER tells the CU from the CO by the password: they must differ.
-      const other = role === 'co' ? r.cu : r.co;
-      if (other && (await verifySecret(password, other))) throw new LunaError('Error: The Crypto Officer and Crypto User passwords must differ.');
+      await this.refuseSharedUserPassword(r, role, password);
       const roles: PartitionRoles = { ...r, [role]: await hashSecret(password), failed: { ...r.failed, [role]: 0 }, locked: { ...r.locked, [role]: false } };
       await this.journal.commit([{ c: C.partitions, id: name, v: { ...p, roles } }]);
     });
   }
 
-  /** `role changepw`: a logged-in role replaces its own password. */
+  /** A login with CKU_USER tells the CU from the CO by the password: theirs must differ. */
+  private async refuseSharedUserPassword(r: PartitionRoles, role: Role, password: string): Promise<void> {
+    if (role === 'po') return;
+    const other = role === 'co' ? r.cu : r.co;
+    if (other && (await verifySecret(password, other))) throw new LunaError('Error: The Crypto Officer and Crypto User passwords must differ.');
+  }
+
+  /** `role changepw`: a logged-in role replaces its own password (false when the current one is wrong). */
   async changeRolePassword(name: string, role: Role, current: string, next: string): Promise<boolean> {
     checkSecret('new password', next);
     return this.serial(async () => {
       const p = this.requirePartition(name);
       if (!p.roles?.[role] || !(await verifySecret(current, p.roles[role]))) return false;
+      await this.refuseSharedUserPassword(p.roles, role, next);
       await this.journal.commit([{ c: C.partitions, id: name, v: { ...p, roles: { ...p.roles, [role]: await hashSecret(next) } } }]);
       return true;
     });

@@ -19,10 +19,12 @@ type ChildMessage = { ready: { sshPort: number; ntlsPort: number; serverCertPem:
  * one token folder only, so a simulator that already serves Managed HSMs from its own folder starts each
  * Dedicated HSM's appliance this way. The child ends when close() is called or when this process exits.
  */
-export async function forkLunaAppliance(o: Omit<LunaApplianceOptions, 'logger'> & { logger?: LunaApplianceOptions['logger'] }): Promise<ForkedLunaHandle> {
-  const { logger, ...opts } = o;
+export async function forkLunaAppliance(
+  o: Omit<LunaApplianceOptions, 'logger'> & { logger?: LunaApplianceOptions['logger']; /** The child's environment; default this process's. */ env?: NodeJS.ProcessEnv },
+): Promise<ForkedLunaHandle> {
+  const { logger, env, ...opts } = o;
   // Precompiled: no TypeScript transform in the child (simulator/compiled.ts).
-  const child: ChildProcess = fork(await compiledEntry(path.join(__dirname, 'child.ts')), [], { stdio: ['ignore', 'ignore', 'inherit', 'ipc'] });
+  const child: ChildProcess = fork(await compiledEntry(path.join(__dirname, 'child.ts')), [], { stdio: ['ignore', 'ignore', 'inherit', 'ipc'], env: env ?? process.env });
   const exitWithParent = () => child.kill('SIGTERM');
   process.once('exit', exitWithParent);
   return new Promise((resolve, reject) => {
@@ -38,9 +40,10 @@ export async function forkLunaAppliance(o: Omit<LunaApplianceOptions, 'logger'> 
           close: () =>
             new Promise<void>((done) => {
               process.off('exit', exitWithParent);
-              if (child.exitCode !== null) return done();
+              if (child.exitCode !== null || child.signalCode !== null) return done();
               child.once('exit', () => done());
-              child.send('close');
+              // A child killed a moment ago has lost its channel: its exit is all there is to wait for.
+              if (child.connected) child.send('close');
             }),
         });
       }

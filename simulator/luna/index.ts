@@ -7,6 +7,7 @@ import { NtlsServer } from './ntls';
 import { Replicator } from './replication';
 import { LunaSshServer } from './ssh-server';
 import { LUNA_SSH_POLICY, SshPolicy } from './ssh-policy';
+import { NTLS_LIMITS, NtlsLimits } from './ntls-limits';
 
 export interface LunaApplianceOptions {
   /** This appliance's own folder (0700): state journal, token folder, host key, server certificate. */
@@ -24,6 +25,8 @@ export interface LunaApplianceOptions {
   logger?: Logger;
   /** SSH hardening (ssh-policy.ts); default Luna's documented values. Tests shorten the deadlines. */
   sshPolicy?: Partial<SshPolicy>;
+  /** NTLS connection limits (ntls-limits.ts); default ours. Tests shorten them. */
+  ntlsLimits?: Partial<NtlsLimits>;
   /** The clock of lockouts; default Date.now. Tests move it instead of waiting. */
   now?: () => number;
 }
@@ -58,7 +61,7 @@ export async function startLunaAppliance(o: LunaApplianceOptions): Promise<LunaA
   const appliance = await Appliance.open(o.stateDir, o.ip, o.hostname ?? 'local_host');
   const replicator = new Replicator(appliance, identity, logger);
   const ssh = new LunaSshServer(appliance, hostKey, identity.certPem, logger, { ...LUNA_SSH_POLICY, ...o.sshPolicy }, o.now, replicator);
-  const ntls = new NtlsServer(appliance, identity, logger, replicator);
+  const ntls = new NtlsServer(appliance, identity, logger, replicator, { ...NTLS_LIMITS, ...o.ntlsLimits });
   let sshPort: number;
   let ntlsPort: number;
   try {

@@ -8,6 +8,8 @@ import { DEFAULT_SOFTHSM_MODULE } from '../pkcs11/module';
 import { Frame, FrameReader, encodeFrame } from './p11-rpc';
 import { GateDecision, RoleGate } from './role-gate';
 import { CLONE_ALPN, Replicator } from './replication';
+import { FramePump } from './frame-pump';
+import { NTLS_LIMITS, NtlsLimits, PendingHandshakes } from './ntls-limits';
 
 /** Links at once; a real appliance's limit is higher, but each link here is a `p11-kit remote` process. */
 export const MAX_LINKS = 64;
@@ -39,6 +41,7 @@ export class NtlsServer {
   private readonly server: tls.Server;
   private readonly links = new Set<Link>();
   private readonly sockets = new Set<net.Socket>();
+  private readonly handshakes: PendingHandshakes;
   private readonly onAccessChanged = () => {
     this.refreshTrust();
     this.recheck();
@@ -52,8 +55,10 @@ export class NtlsServer {
     private readonly identity: { certPem: string; keyPem: string },
     private readonly logger: Logger,
     private readonly replicator?: Replicator,
+    limits: NtlsLimits = NTLS_LIMITS,
     private readonly softhsmModule = process.env.SOFTHSM2_MODULE ?? DEFAULT_SOFTHSM_MODULE,
   ) {
+    this.handshakes = new PendingHandshakes(limits.maxHandshakesPerAddress);
     this.server = tls.createServer({
       ...this.context(),
       // Peer appliances of an HA group name this protocol; PKCS#11 clients name none.
@@ -62,10 +67,25 @@ export class NtlsServer {
       // Node ends a connection whose certificate is not trusted as the handshake completes, before 'secureConnection'.
       rejectUnauthorized: true,
       minVersion: 'TLSv1.2',
+      handshakeTimeout: limits.handshakeTimeoutMs,
     });
-    this.server.on('secureConnection', (s) => this.accept(s));
-    this.server.on('tlsClientError', (err, sock) => this.logger.info(`luna ntls: refused a connection from ${sock.remoteAddress}: ${err.message}`));
+    // Past this, Node closes a new connection before any byte is read.
+    this.server.maxConnections = limits.maxConnections;
+    this.server.on('secureConnection', (s) => {
+      this.handshakes.completed(s);
+      this.accept(s);
+    });
+    this.server.on('tlsClientError', (err, sock) => {
+      this.logger.info(`luna ntls: refused a connection from ${sock.remoteAddress}: ${err.message}`);
+      // A plain TLS server leaves the socket open after a failed or timed-out handshake: it is ended here.
+      sock.destroy();
+    });
     this.server.on('connection', (sock: net.Socket) => {
+      if (!this.handshakes.open(sock)) {
+        this.logger.info(`luna ntls: refused a connection from ${sock.remoteAddress}: ${limits.maxHandshakesPerAddress} handshakes from it under way`);
+        sock.destroy();
+        return;
+      }
       // PKCS#11 calls are small requests and answers: no waiting on delayed ACKs (Nagle).
       sock.setNoDelay(true);
       this.sockets.add(sock);
@@ -131,7 +151,8 @@ export class NtlsServer {
       socket.destroy();
       return;
     }
-    const partitions = client.partitions.filter((p) => this.appliance.partition(p));
+    // A partition still being zeroized (its erase failed part-way) is not exported until the appliance restarts.
+    const partitions = client.partitions.filter((p) => this.appliance.partition(p) && !this.appliance.partition(p)!.zeroizing);
     const child = spawn('p11-kit', ['remote', '-p', this.softhsmModule, ...partitions.map((p) => `pkcs11:token=${p}`)], {
       env: { ...process.env, SOFTHSM2_CONF: this.appliance.tokens.conf },
       stdio: ['pipe', 'pipe', 'pipe'],
@@ -183,35 +204,28 @@ export class NtlsServer {
     this.proxy(link, gate, ask);
   }
 
-  /** Client frames are handled one at a time, in order: each goes through the gate, then to p11-kit remote. */
+  /** Client frames are handled one at a time, in order (frame-pump.ts): each goes through the gate, then to p11-kit remote. */
   private proxy(link: Link, gate: RoleGate, ask: Ask): void {
     const fromClient = new FrameReader(true);
-    const queue: Frame[] = [];
-    let busy = false;
-    const pump = async () => {
-      if (busy) return;
-      busy = true;
-      try {
-        while (queue.length && !link.cut) {
-          const f = queue.shift()!;
-          const d: GateDecision = await gate.request(f.body);
-          let answer: Frame;
-          if ('reply' in d) answer = { code: f.code, options: Buffer.alloc(0), body: d.reply };
-          else {
-            answer = await ask({ ...f, body: d.forward });
-            await d.after?.(answer.body);
-          }
-          if (!link.socket.destroyed) link.socket.write(encodeFrame(answer));
+    const pump = new FramePump(
+      link.socket,
+      async (f) => {
+        const d: GateDecision = await gate.request(f.body);
+        let answer: Frame;
+        if ('reply' in d) answer = { code: f.code, options: Buffer.alloc(0), body: d.reply };
+        else {
+          answer = await ask({ ...f, body: d.forward });
+          await d.after?.(answer.body);
         }
-      } catch (err) {
-        if (!link.cut) {
-          this.logger.error(`luna ntls: ${link.client}: ${(err as Error).message}`);
-          this.cut(link, 'a malformed PKCS#11 request');
-        }
-      } finally {
-        busy = false;
-      }
-    };
+        await writeHeldBack(link.socket, encodeFrame(answer));
+      },
+      () => link.cut,
+      (err) => {
+        if (link.cut) return;
+        this.logger.error(`luna ntls: ${link.client}: ${err.message}`);
+        this.cut(link, 'a malformed PKCS#11 request');
+      },
+    );
     link.socket.on('data', (chunk: Buffer) => {
       let got;
       try {
@@ -220,8 +234,7 @@ export class NtlsServer {
         return this.cut(link, 'the client sent a malformed frame');
       }
       if (got.version !== undefined) link.child.stdin!.write(Buffer.from([got.version]));
-      queue.push(...got.frames);
-      void pump();
+      pump.push(got.frames);
     });
   }
 
@@ -233,4 +246,18 @@ export class NtlsServer {
     for (const sock of this.sockets) sock.destroy();
     await new Promise<void>((r) => this.server.close(() => r()));
   }
+}
+
+/** Writes an answer; when the client does not read its answers, waits until it does (or the link ends). */
+async function writeHeldBack(socket: tls.TLSSocket, data: Buffer): Promise<void> {
+  if (socket.destroyed || socket.write(data)) return;
+  await new Promise<void>((resolve) => {
+    const done = () => {
+      socket.off('drain', done);
+      socket.off('close', done);
+      resolve();
+    };
+    socket.on('drain', done);
+    socket.on('close', done);
+  });
 }

@@ -96,35 +96,70 @@ export interface Frame {
   body: Buffer;
 }
 
-/** Cuts a byte stream into the version byte, then frames; push() returns what became complete. */
+/**
+ * Cuts a byte stream into the version byte, then frames; push() returns what became complete. Pieces are kept as
+ * they come and joined once a whole frame is there, so a large frame arriving in many pieces is copied about once
+ * (joining on every piece would copy it once per piece).
+ */
 export class FrameReader {
-  private buf: Buffer = Buffer.alloc(0);
+  private pieces: Buffer[] = [];
+  private size = 0;
   private versionRead = false;
 
   constructor(private readonly expectVersion: boolean) {}
 
   push(chunk: Buffer): { version?: number; frames: Frame[] } {
-    this.buf = this.buf.length ? Buffer.concat([this.buf, chunk]) : chunk;
+    if (chunk.length) {
+      this.pieces.push(chunk);
+      this.size += chunk.length;
+    }
     const out: { version?: number; frames: Frame[] } = { frames: [] };
     if (this.expectVersion && !this.versionRead) {
-      if (this.buf.length < 1) return out;
-      out.version = this.buf[0];
+      if (this.size < 1) return out;
+      out.version = this.pieces[0][0];
       this.versionRead = true;
-      this.buf = this.buf.subarray(1);
+      this.drop(1);
     }
-    while (this.buf.length >= 12) {
-      const olen = this.buf.readUInt32BE(4);
-      const dlen = this.buf.readUInt32BE(8);
+    while (this.size >= 12) {
+      const header = this.head(12);
+      const olen = header.readUInt32BE(4);
+      const dlen = header.readUInt32BE(8);
       if (olen > MAX_BODY || dlen > MAX_BODY) throw new Error('p11-kit RPC frame larger than allowed');
-      if (this.buf.length < 12 + olen + dlen) break;
+      const total = 12 + olen + dlen;
+      if (this.size < total) break;
+      const f = this.head(total);
       out.frames.push({
-        code: this.buf.readUInt32BE(0),
-        options: Buffer.from(this.buf.subarray(12, 12 + olen)),
-        body: Buffer.from(this.buf.subarray(12 + olen, 12 + olen + dlen)),
+        code: f.readUInt32BE(0),
+        options: Buffer.from(f.subarray(12, 12 + olen)),
+        body: Buffer.from(f.subarray(12 + olen, total)),
       });
-      this.buf = this.buf.subarray(12 + olen + dlen);
+      this.drop(total);
     }
     return out;
+  }
+
+  /** The first n bytes (n <= size) as one buffer: the pieces they span are joined into one, once. */
+  private head(n: number): Buffer {
+    if (this.pieces[0].length >= n) return this.pieces[0];
+    let count = 0;
+    for (let have = 0; have < n; count++) have += this.pieces[count].length;
+    const joined = Buffer.concat(this.pieces.slice(0, count));
+    this.pieces.splice(0, count, joined);
+    return joined;
+  }
+
+  private drop(n: number): void {
+    this.size -= n;
+    while (n > 0) {
+      const first = this.pieces[0];
+      if (first.length <= n) {
+        n -= first.length;
+        this.pieces.shift();
+      } else {
+        this.pieces[0] = first.subarray(n);
+        n = 0;
+      }
+    }
   }
 }
 

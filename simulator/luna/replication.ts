@@ -3,10 +3,10 @@ import * as https from 'https';
 import * as tls from 'tls';
 import { createCipheriv, createDecipheriv, createHmac, hkdfSync, randomBytes, timingSafeEqual } from 'crypto';
 import { Appliance, ReplicaState } from './appliance';
+import type { TokenClone } from './tokens';
 import { fingerprintOfDer, fingerprintOfPem } from './certs';
 import { KeyedMutex } from '../keyed-mutex';
 import { Logger } from '../logger';
-import { PartitionRoles } from './partition-roles';
 import { TokenFiles } from './token-files';
 
 /** The ALPN name of the appliance-to-appliance link on the NTLS port (clients name none). */
@@ -16,7 +16,7 @@ const RETRY_MS = 2000;
 
 export class ReplicationError extends Error {
   constructor(
-    readonly code: 'CLONING_DOMAIN_MISMATCH' | 'PEER_UNREACHABLE' | 'PEER_REFUSED' | 'NOT_EMPTY' | 'NOT_INITIALIZED',
+    readonly code: 'CLONING_DOMAIN_MISMATCH' | 'PEER_UNREACHABLE' | 'PEER_REFUSED' | 'NOT_EMPTY' | 'NOT_INITIALIZED' | 'STOPPING',
     message: string,
   ) {
     super(message);
@@ -46,6 +46,10 @@ export class Replicator {
   private timer: NodeJS.Timeout | undefined;
   private readonly fingerprint: string;
   private closed = false;
+  /** Exchanges, joins and answers to peers under way: close() waits for them before the appliance closes. */
+  private readonly work = new Set<Promise<unknown>>();
+  /** Requests to peers in flight: close() cuts them rather than wait up to their timeout. */
+  private readonly outgoing = new Set<http.ClientRequest>();
   private readonly onChanged = (p: string) => this.markDirty(p);
 
   constructor(
@@ -55,7 +59,7 @@ export class Replicator {
   ) {
     this.files = new TokenFiles(appliance.tokens.tokensDir);
     this.fingerprint = fingerprintOfPem(identity.certPem);
-    this.http = http.createServer({ maxHeaderSize: 16 * 1024 }, (req, res) => void this.serve(req as http.IncomingMessage & { socket: tls.TLSSocket }, res));
+    this.http = http.createServer({ maxHeaderSize: 16 * 1024 }, (req, res) => void this.track(this.serve(req as http.IncomingMessage & { socket: tls.TLSSocket }, res)));
     appliance.on('partition-changed', this.onChanged);
   }
 
@@ -82,19 +86,40 @@ export class Replicator {
   }
 
   markDirty(partition: string): void {
-    if (!this.appliance.replica(partition)) return;
+    if (this.closed || !this.appliance.replica(partition)) return;
     this.dirty.add(partition);
     setImmediate(() => this.flush());
   }
 
   private flush(): void {
+    if (this.closed) return;
     for (const p of [...this.dirty]) {
       this.dirty.delete(p);
-      this.syncAll(p).catch((err) => {
-        this.dirty.add(p);
-        this.logger.info(`luna replication: ${p}: ${(err as Error).message}; retrying`);
-      });
+      void this.track(
+        this.syncAll(p).catch((err) => {
+          if (this.closed) return;
+          this.dirty.add(p);
+          this.logger.info(`luna replication: ${p}: ${(err as Error).message}; retrying`);
+        }),
+      );
     }
+  }
+
+  /** Exchanges, joins and answers to peers under way (for tests and status). */
+  get inFlight(): number {
+    return this.work.size;
+  }
+
+  /** Counts work that close() must wait for. */
+  private track<T>(p: Promise<T>): Promise<T> {
+    this.work.add(p);
+    const done = () => this.work.delete(p);
+    p.then(done, done);
+    return p;
+  }
+
+  private refuseWhenClosed(): void {
+    if (this.closed) throw new ReplicationError('STOPPING', 'the appliance is stopping');
   }
 
   // ---- joining ----
@@ -109,7 +134,8 @@ export class Replicator {
     const fingerprint = fingerprintOfPem(peer.certPem);
     if (fingerprint === this.fingerprint) throw new ReplicationError('PEER_REFUSED', 'the peer certificate is this appliance\'s own');
     const entry: Peer = { ...peer, fingerprint };
-    return this.mutex.run(partition, async () => {
+    this.refuseWhenClosed();
+    return this.track(this.mutex.run(partition, async () => {
       const r = this.appliance.replica(partition) ?? { partition, peers: [], known: [], tombstones: [] };
       await this.appliance.saveReplica({ ...r, peers: [...r.peers.filter((p) => p.fingerprint !== fingerprint), entry] });
       let hello: { initialized: boolean; serial?: string; objects: number };
@@ -130,12 +156,12 @@ export class Replicator {
       }
       if (mine.initialized && !hello.initialized && hello.objects === 0) {
         await this.call(entry, 'POST', `/partitions/${partition}/clone`, this.seal(await this.clonePayload(partition)));
-        await this.appliance.saveReplica({ ...this.appliance.replica(partition)!, known: [...this.files.objects(partition).keys()] });
+        await this.appliance.updateReplica(partition, (r) => ({ ...r, known: [...this.files.objects(partition).keys()] }));
         return { state: 'cloned-to-peer' };
       }
       if (!mine.initialized && mine.objects === 0 && hello.initialized) {
         const sealed = (await this.call(entry, 'GET', `/partitions/${partition}/clone`)) as Sealed;
-        await this.adoptClone(partition, this.open(sealed));
+        await this.appliance.adoptClone(partition, this.open(sealed));
         return { state: 'cloned-from-peer' };
       }
       await this.forget(partition, fingerprint);
@@ -143,16 +169,17 @@ export class Replicator {
         'NOT_EMPTY',
         mine.initialized && hello.initialized ? `both appliances hold their own partition ${partition}; an HA member joins empty (delete and create it again on one of them)` : `neither appliance's partition ${partition} is initialised; run partition init on one of them first`,
       );
-    });
+    }));
   }
 
   async removePeer(partition: string, ip: string, port: number): Promise<void> {
-    await this.mutex.run(partition, async () => {
+    this.refuseWhenClosed();
+    await this.track(this.mutex.run(partition, async () => {
       const r = this.appliance.replica(partition);
       const left = r?.peers.filter((p) => !(p.ip === ip && p.port === port)) ?? [];
       if (!r || left.length === r.peers.length) throw new ReplicationError('PEER_REFUSED', `partition ${partition} is not replicated to ${ip}:${port}`);
       await this.appliance.saveReplica(left.length ? { ...r, peers: left } : { partition, remove: true });
-    });
+    }));
   }
 
   private async forget(partition: string, fingerprint: string): Promise<void> {
@@ -162,16 +189,8 @@ export class Replicator {
     await this.appliance.saveReplica(left.length ? { ...r, peers: left } : { partition, remove: true });
   }
 
-  private async clonePayload(partition: string): Promise<ClonePayload> {
+  private async clonePayload(partition: string): Promise<TokenClone> {
     return { files: this.files.snapshot(partition), pins: this.appliance.tokens.pins(partition), roles: this.appliance.partition(partition)?.roles };
-  }
-
-  private async adoptClone(partition: string, c: ClonePayload): Promise<void> {
-    this.appliance.emit('partition-zeroized', partition);
-    await this.appliance.tokens.replaceToken(partition, c.files, c.pins);
-    await this.appliance.adoptRoles(partition, c.roles);
-    const r = this.appliance.replica(partition);
-    if (r) await this.appliance.saveReplica({ ...r, known: [...this.files.objects(partition).keys()], tombstones: [] });
   }
 
   // ---- exchanges ----
@@ -197,25 +216,35 @@ export class Replicator {
 
   /** Files deleted here since the last exchange become tombstones; returns what we have now. */
   private async noteLocalDeletions(partition: string): Promise<{ files: Map<string, Buffer>; tombstones: string[] }> {
-    const r = this.appliance.replica(partition)!;
-    const files = this.files.objects(partition);
-    const gone = r.known.filter((n) => !files.has(n));
-    const tombstones = [...new Set([...r.tombstones, ...gone])];
-    await this.appliance.saveReplica({ ...r, tombstones, known: [...files.keys()] });
-    return { files, tombstones };
+    let out: { files: Map<string, Buffer>; tombstones: string[] } | undefined;
+    // Read and recorded under the appliance's lock: a zeroize of the partition happens wholly before or after.
+    await this.appliance.updateReplica(partition, (r) => {
+      const files = this.files.objects(partition);
+      const gone = r.known.filter((n) => !files.has(n));
+      const tombstones = [...new Set([...r.tombstones, ...gone])];
+      out = { files, tombstones };
+      return { ...r, tombstones, known: [...files.keys()] };
+    });
+    if (!out) throw notReplicated(partition);
+    return out;
   }
 
   /** Applies the other side's files and tombstones; returns what the other side lacks. */
   private async merge(partition: string, other: Wire): Promise<Wire> {
-    const r = this.appliance.replica(partition)!;
     const theirs = fromWire(other);
-    const tombstones = [...new Set([...r.tombstones, ...theirs.tombstones])];
-    const write = new Map([...theirs.files].filter(([n]) => !tombstones.includes(n)));
-    this.files.apply(partition, write, theirs.tombstones);
-    const now = this.files.objects(partition);
-    await this.appliance.saveReplica({ ...r, tombstones, known: [...now.keys()] });
-    const lacking = new Map([...now].filter(([n]) => !theirs.files.has(n) && !theirs.tombstones.includes(n)));
-    return toWire({ files: lacking, tombstones });
+    let out: Wire | undefined;
+    // Under the appliance's lock: never into a token being zeroized, nor into the empty one made after it.
+    await this.appliance.updateReplica(partition, (r) => {
+      const tombstones = [...new Set([...r.tombstones, ...theirs.tombstones])];
+      const write = new Map([...theirs.files].filter(([n]) => !tombstones.includes(n)));
+      this.files.apply(partition, write, theirs.tombstones);
+      const now = this.files.objects(partition);
+      const lacking = new Map([...now].filter(([n]) => !theirs.files.has(n) && !theirs.tombstones.includes(n)));
+      out = toWire({ files: lacking, tombstones });
+      return { ...r, tombstones, known: [...now.keys()] };
+    });
+    if (!out) throw notReplicated(partition);
+    return out;
   }
 
   // ---- the HTTP side ----
@@ -227,6 +256,7 @@ export class Replicator {
       res.end(text);
     };
     try {
+      if (this.closed) return reply(503, { error: { code: 'STOPPING', message: 'the appliance is stopping' } });
       const raw = req.socket.getPeerCertificate()?.raw;
       const peerFp = raw ? fingerprintOfDer(raw) : '';
       const m = /^\/partitions\/([A-Za-z0-9_-]{1,32})\/(hello|clone|sync)$/.exec(req.url ?? '');
@@ -248,7 +278,7 @@ export class Replicator {
         }
         if (op === 'clone') {
           if (this.appliance.partition(partition)?.roles || this.files.objects(partition).size) throw new ReplicationError('NOT_EMPTY', `partition ${partition} is not empty here`);
-          await this.adoptClone(partition, this.open(body as Sealed));
+          await this.appliance.adoptClone(partition, this.open(body as Sealed));
           this.logger.info(`luna replication: ${partition}: cloned from ${peerFp.slice(0, 17)}`);
           return {};
         }
@@ -282,6 +312,7 @@ export class Replicator {
           headers: { 'content-type': 'application/json', 'x-luna-domain-proof': this.proof(this.fingerprint, peer.fingerprint) },
         };
       const req = https.request(options, (res) => {
+          res.on('error', (err) => reject(new ReplicationError('PEER_UNREACHABLE', `${peer.ip}:${peer.port}: ${err.message}`)));
           const chunks: Buffer[] = [];
           res.on('data', (c: Buffer) => chunks.push(c));
           res.on('end', () => {
@@ -300,6 +331,8 @@ export class Replicator {
             resolve(parsed);
           });
         });
+      this.outgoing.add(req);
+      req.on('close', () => this.outgoing.delete(req));
       req.on('timeout', () => req.destroy(new Error('no answer')));
       req.on('error', (err) => reject(new ReplicationError('PEER_UNREACHABLE', `${peer.ip}:${peer.port} cannot be reached: ${err.message}`)));
       req.end(text);
@@ -321,14 +354,14 @@ export class Replicator {
   }
 
   /** A clone travels sealed under the domain's key (AES-256-GCM), as Luna clones only within a domain. */
-  private seal(c: ClonePayload): Sealed {
+  private seal(c: TokenClone): Sealed {
     const iv = randomBytes(12);
     const gcm = createCipheriv('aes-256-gcm', this.sealKey(), iv);
     const data = Buffer.concat([gcm.update(JSON.stringify(c)), gcm.final()]);
     return { iv: iv.toString('base64'), tag: gcm.getAuthTag().toString('base64'), data: data.toString('base64') };
   }
 
-  private open(s: Sealed): ClonePayload {
+  private open(s: Sealed): TokenClone {
     try {
       const gcm = createDecipheriv('aes-256-gcm', this.sealKey(), Buffer.from(s.iv, 'base64'));
       gcm.setAuthTag(Buffer.from(s.tag, 'base64'));
@@ -338,23 +371,23 @@ export class Replicator {
     }
   }
 
+  /**
+   * Stops exchanging: no new work starts, requests to peers in flight are cut, peers' connections closed, and it
+   * resolves once every exchange, join and answer under way has ended, so none touches the appliance after it closes.
+   */
   async close(): Promise<void> {
     this.closed = true;
     if (this.timer) clearInterval(this.timer);
     this.appliance.off('partition-changed', this.onChanged);
-    await this.mutex.run('__close__', async () => undefined);
+    for (const req of this.outgoing) req.destroy(new Error('the appliance is stopping'));
+    this.http.closeAllConnections();
     this.http.close();
-  }
-
-  get isClosed(): boolean {
-    return this.closed;
+    while (this.work.size) await Promise.allSettled([...this.work]);
   }
 }
 
-interface ClonePayload {
-  files: Record<string, string>;
-  pins: { user: string; so: string };
-  roles?: PartitionRoles;
+function notReplicated(partition: string): ReplicationError {
+  return new ReplicationError('PEER_REFUSED', `partition ${partition} is no longer replicated here`);
 }
 
 interface Sealed {
@@ -388,6 +421,8 @@ function readJson(req: http.IncomingMessage): Promise<unknown> {
         reject(new ReplicationError('PEER_REFUSED', 'the exchange is too large'));
       } else chunks.push(c);
     });
+    // A peer's connection cut before the whole body came (or the appliance stopping) ends the wait.
+    req.on('close', () => reject(new ReplicationError('PEER_REFUSED', 'the exchange was cut off')));
     req.on('end', () => {
       try {
         resolve(JSON.parse(Buffer.concat(chunks).toString('utf8')));

@@ -195,17 +195,26 @@ export class RoleGate {
     const role = this.roles.get(where.slot);
     if (!role) return { reply: errorBody(CKR.USER_NOT_LOGGED_IN) };
     if (next.length < 7 || next.length > 255) return { reply: errorBody(CKR.PIN_LEN_RANGE) };
-    const ok = await this.appliance.changeRolePassword(where.partition, role, old, next).catch(() => false);
+    let ok: boolean;
+    try {
+      ok = await this.appliance.changeRolePassword(where.partition, role, old, next);
+    } catch {
+      // A new password the appliance refuses (the other role's, or not printable ASCII).
+      return { reply: errorBody(CKR.PIN_INVALID) };
+    }
     return { reply: ok ? okBody(CALL.C_SetPIN) : errorBody(CKR.PIN_INCORRECT) };
   }
 
-  /** Key use needs an initialised Crypto Officer; object writes are refused to the CU and the PO. */
+  /**
+   * Key use needs an initialised Crypto Officer; object writes need the CO logged in. SoftHSM2 itself would let a
+   * R/W session without a login create, change and destroy public objects (CKA_PRIVATE false): the gate does not.
+   */
   private async keyCall(r: BodyReader, body: Buffer): Promise<GateDecision> {
     const where = await this.sessionPartition(r.ulong());
     if (!where) return { forward: body };
     if (!this.appliance.partition(where.partition)?.roles?.co) return { reply: errorBody(CKR.USER_PIN_NOT_INITIALIZED) };
     const role = this.roles.get(where.slot);
-    if (OBJECT_WRITES.has(r.callId) && (role === 'cu' || role === 'po')) return { reply: errorBody(CKR.ACTION_PROHIBITED) };
+    if (OBJECT_WRITES.has(r.callId) && role !== 'co') return { reply: errorBody(role ? CKR.ACTION_PROHIBITED : CKR.USER_NOT_LOGGED_IN) };
     return { forward: body, after: (resp) => (OBJECT_WRITES.has(r.callId) && responseRv(resp) === CKR.OK ? this.appliance.emit('partition-changed', where.partition) : undefined) };
   }
 }

@@ -8,9 +8,12 @@
  * - "If you fail to provide the correct authentication six times, the session is dropped" and "the maximum
  *   number of simultaneous sessions per channel is the SSH default of 10" (Failed Logins and Lockout on
  *   Appliance): 6 tries per connection, 10 channels per connection.
- * Connections not yet logged in have their own cap, OpenSSH's MaxStartups start value of 10 (a guess at what
- * the appliance's sshd keeps); when it is reached the oldest of them is dropped rather than the newcomer, so
- * that a flood of idle connections cannot keep an administrator out: a real login finishes in milliseconds.
+ * Connections not yet logged in have their own caps: 10 in all, OpenSSH's MaxStartups start value (a guess at
+ * what the appliance's sshd keeps), and 8 from one address (our choice, in the spirit of OpenSSH's
+ * PerSourceMaxStartups; below 10, and room for an automation host's parallel logins): a newcomer from an address
+ * at its share is closed at once, so one flooding address can neither evict nor crowd out an administrator
+ * connecting from another. When all 10 are taken (floods from several addresses), the oldest connection of the
+ * address holding the most gives way to the newcomer.
  */
 export interface SshPolicy {
   maxFailedAttempts: number;
@@ -20,6 +23,7 @@ export interface SshPolicy {
   maxAuthTriesPerConnection: number;
   maxChannelsPerConnection: number;
   maxUnauthenticated: number;
+  maxUnauthenticatedPerAddress: number;
   maxAuthenticated: number;
 }
 
@@ -31,5 +35,6 @@ export const LUNA_SSH_POLICY: SshPolicy = {
   maxAuthTriesPerConnection: 6,
   maxChannelsPerConnection: 10,
   maxUnauthenticated: 10,
+  maxUnauthenticatedPerAddress: 8,
   maxAuthenticated: 64,
 };

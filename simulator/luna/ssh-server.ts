@@ -15,6 +15,7 @@ const BANNER = `Luna Network HSM Command Line Shell v${SOFTWARE_VERSION}. Copyri
 /** A TCP connection until it logs in: kept in arrival order, dropped at the login deadline. */
 interface Pending {
   socket: net.Socket;
+  address: string;
   timer: NodeJS.Timeout;
 }
 
@@ -63,19 +64,27 @@ export class LunaSshServer {
     socket.on('error', () => undefined);
     // SSH is request and answer in small packets: Nagle's wait for an ACK would add tens of ms to each.
     socket.setNoDelay(true);
-    const key = `${socket.remoteAddress}:${socket.remotePort}`;
+    const address = socket.remoteAddress ?? '';
+    const key = `${address}:${socket.remotePort}`;
+    const waiting = this.pendingByAddress();
+    if ((waiting.get(address)?.length ?? 0) >= this.policy.maxUnauthenticatedPerAddress) {
+      // That address has its share waiting: the newcomer goes, and no one else's connection does.
+      this.logger.info(`luna ssh: ${this.policy.maxUnauthenticatedPerAddress} connections from ${address} waiting to log in; refused another`);
+      socket.destroy();
+      return;
+    }
     if (this.pending.size >= this.policy.maxUnauthenticated) {
-      // Full: the oldest connection that has not logged in gives way, so a flood cannot lock an administrator out.
-      const [oldestKey, oldest] = this.pending.entries().next().value as [string, Pending];
+      // Full: the address holding the most gives way (its oldest connection), never one with fewer.
+      const [oldestKey, oldest] = [...waiting.values()].reduce((a, b) => (b.length > a.length ? b : a))[0];
       this.drop(oldestKey, oldest);
-      this.logger.info(`luna ssh: ${this.policy.maxUnauthenticated} connections waiting to log in; dropped the oldest (${oldestKey})`);
+      this.logger.info(`luna ssh: ${this.policy.maxUnauthenticated} connections waiting to log in; dropped the oldest of ${oldest.address}`);
     }
     const timer = setTimeout(() => {
       const p = this.pending.get(key);
       if (p) this.drop(key, p);
     }, this.policy.loginGraceMs);
     timer.unref();
-    this.pending.set(key, { socket, timer });
+    this.pending.set(key, { socket, address, timer });
     socket.once('close', () => {
       const p = this.pending.get(key);
       if (p?.socket === socket) {
@@ -84,6 +93,17 @@ export class LunaSshServer {
       }
     });
     this.server.injectSocket(socket);
+  }
+
+  /** Connections waiting to log in, by address, each list oldest first. */
+  private pendingByAddress(): Map<string, Array<[string, Pending]>> {
+    const out = new Map<string, Array<[string, Pending]>>();
+    for (const entry of this.pending) {
+      const list = out.get(entry[1].address);
+      if (list) list.push(entry);
+      else out.set(entry[1].address, [entry]);
+    }
+    return out;
   }
 
   private drop(key: string, p: Pending): void {

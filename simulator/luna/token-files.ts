@@ -65,14 +65,25 @@ export class TokenFiles {
     return out;
   }
 
-  /** Replaces the token's files with a clone's (the caller has closed every user of the token). */
+  /**
+   * Replaces the token's files with a clone's (the caller has closed every user of the token). Safe to do again
+   * after a crash part-way: token.object (the same label on both sides) is replaced first and atomically, so the
+   * folder is always found by its label; then objects the clone lacks go and the clone's are written.
+   */
   replace(label: string, files: Record<string, string>): void {
     const dir = this.require(label);
-    for (const f of fs.readdirSync(dir)) if (f.endsWith('.object') || f.endsWith('.lock')) fs.rmSync(path.join(dir, f));
+    for (const name of Object.keys(files)) if (name !== 'token.object') checkName(name);
+    if (!files['token.object']) throw new Error('a token clone without token.object');
+    writeFileAtomic(path.join(dir, 'token.object'), Buffer.from(files['token.object'], 'base64'), 0o600);
+    for (const f of fs.readdirSync(dir)) {
+      const object = f.replace(/\.lock$/, '.object');
+      if ((f.endsWith('.object') || f.endsWith('.lock')) && !(object in files)) fs.rmSync(path.join(dir, f));
+    }
     for (const [name, b64] of Object.entries(files)) {
-      if (name !== 'token.object') checkName(name);
+      if (name === 'token.object') continue;
       writeFileAtomic(path.join(dir, name), Buffer.from(b64, 'base64'), 0o600);
-      fs.writeFileSync(path.join(dir, name.replace(/\.object$/, '.lock')), '', { mode: 0o600 });
+      const lock = path.join(dir, name.replace(/\.object$/, '.lock'));
+      if (!fs.existsSync(lock)) fs.writeFileSync(lock, '', { mode: 0o600 });
     }
     this.bumpGeneration(dir);
   }

@@ -4,8 +4,16 @@ import { execFileSync } from 'child_process';
 import * as pkcs11js from 'pkcs11js';
 import { Pkcs11Module } from '../pkcs11/module';
 import { Token } from '../pkcs11/token';
-import { writePrivateFile } from '../../files/private-files';
+import { fsyncDir, writePrivateFile } from '../../files/private-files';
 import { TokenFiles } from './token-files';
+import type { PartitionRoles } from './partition-roles';
+
+/** An HA peer's copy of a partition (replication.ts): its token's files (base64), token PINs and roles. */
+export interface TokenClone {
+  files: Record<string, string>;
+  pins: { user: string; so: string };
+  roles?: PartitionRoles;
+}
 
 /** One object of a partition as the NTLS `list` and `partition showContents` show it. */
 export interface PartitionObject {
@@ -97,6 +105,34 @@ export class PartitionTokens {
       new TokenFiles(path.join(this.folder, 'tokens')).replace(label, files);
       writePrivateFile(path.join(this.folder, 'pins', `${label}.json`), JSON.stringify(pins));
     });
+  }
+
+  /** Where a clone being taken waits (0600 files in a 0700 folder: they hold the token PINs), one per partition. */
+  private get stagingDir(): string {
+    return path.join(this.folder, 'adopting');
+  }
+
+  /** Keeps a clone on disk until dropStagedClone: its adoption is redone from here after a crash. */
+  stageClone(label: string, clone: TokenClone): void {
+    writePrivateFile(path.join(this.stagingDir, `${label}.json`), JSON.stringify(clone));
+  }
+
+  /** Partitions whose clone was staged and not yet fully taken. */
+  stagedClones(): string[] {
+    if (!fs.existsSync(this.stagingDir)) return [];
+    return fs
+      .readdirSync(this.stagingDir)
+      .filter((f) => /^[A-Za-z0-9_-]{1,32}\.json$/.test(f))
+      .map((f) => f.slice(0, -'.json'.length));
+  }
+
+  stagedClone(label: string): TokenClone {
+    return JSON.parse(fs.readFileSync(path.join(this.stagingDir, `${label}.json`), 'utf8'));
+  }
+
+  dropStagedClone(label: string): void {
+    fs.rmSync(path.join(this.stagingDir, `${label}.json`), { force: true });
+    fsyncDir(this.stagingDir);
   }
 
   /** Runs fn with the library closed, once every use in flight has ended; uses wait until it is open again. */

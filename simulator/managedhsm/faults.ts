@@ -5,7 +5,9 @@ import * as fs from 'fs';
  * in the simulator's environment, reaching <point> writes the marker file and parks that operation forever,
  * so the test can kill the process exactly there. Unset (always, outside crash tests) it does nothing.
  * Points: sd-upload-before-commit, restore-before-commit, backup-before-manifest, purge-before-records (a Managed HSM
- * purge, its token emptied, its records not yet dropped).
+ * purge, its token emptied, its records not yet dropped); for the Luna appliance (simulator/luna/appliance.ts):
+ * luna-zeroize-before-erase (the PO lockout's zeroize recorded, the token not yet erased) and
+ * luna-adopt-before-commit (an HA clone's token files taken, its roles not yet recorded).
  */
 export async function faultPoint(point: string): Promise<void> {
   const spec = process.env.MHSM_SIM_FAULT;

@@ -18,6 +18,8 @@ describe('hsmctl luna ha', () => {
   let b: ForkedLunaHandle;
   let c: ForkedLunaHandle;
   let bundle: string;
+  /** B's log: a refused exchange shows there. */
+  const bLog: string[] = [];
   const hsmctl = (...args: string[]) => run('node', [HSMCTL, ...args], { cwd: dir, env, timeoutMs: 90_000 });
   const member = (h: ForkedLunaHandle) => `127.0.0.1:${h.sshPort}:${h.ntlsPort}`;
   const init = (h: ForkedLunaHandle, domainVar: string) =>
@@ -47,7 +49,8 @@ describe('hsmctl luna ha', () => {
 
   beforeAll(async () => {
     dir = tempDir('luna-ha-');
-    [a, b, c] = await Promise.all(['a', 'b', 'c'].map((n, i) => forkLunaAppliance({ stateDir: path.join(dir, n), ip: `10.2.1.${8 + i}` })));
+    const logger = { info: (m: string) => bLog.push(m), error: (m: string) => bLog.push(m) };
+    [a, b, c] = await Promise.all(['a', 'b', 'c'].map((n, i) => forkLunaAppliance({ stateDir: path.join(dir, n), ip: `10.2.1.${8 + i}`, logger: n === 'b' ? logger : undefined })));
     const inits = await Promise.all([init(a, 'DOM'), init(b, 'DOM'), init(c, 'OTHER')]);
     for (const r of inits) expect(r.code).toBe(0);
     const reg = await hsmctl('luna', 'register-client', '--hsm', '127.0.0.1', '--ssh-port', String(a.sshPort), '--ntls-port', String(a.ntlsPort), '--password-env', 'TA_PW', '--client', 'ctm', '--ip', '10.2.0.10', '--partition', 'ha_part', '--key-type', 'ec', '--out', 'bundle');
@@ -101,5 +104,31 @@ describe('hsmctl luna ha', () => {
     expect(await labels(bundle)).toEqual(expect.arrayContaining(['before-ha', 'made-on-a', 'made-while-a-down']));
     a = await forkLunaAppliance({ stateDir: path.join(dir, 'a'), ip: '10.2.1.8', ...aPorts });
     expect(await eventually(only(a, 'only-a-again'), 'made-while-a-down')).toBe(true);
+  });
+
+  test('ten wrong PO passwords on one member zeroize its partition alone: it leaves the group, the other member keeps every object; it can join again', async () => {
+    const onA = only(a, 'only-a-zeroized');
+    const onB = only(b, 'only-b-kept');
+    const before = await labels(onB);
+    expect(before).toEqual(expect.arrayContaining(['before-ha', 'made-on-a', 'made-while-a-down']));
+    for (let i = 0; i < 10; i++) await pkcs11Tool(onA, ['--login', '--login-type', 'so', '--so-pin', `wrong-Passw0rd-${i}`, '-O']);
+    const zeroized = await pkcs11Tool(onA, ['--login', '--pin', env.CO, '--list-objects']);
+    expect(zeroized.stderr).toContain('CKR_USER_PIN_NOT_INITIALIZED');
+    const show = await run('sshpass', ['-p', env.TA_PW, 'ssh', '-o', 'StrictHostKeyChecking=no', '-o', 'UserKnownHostsFile=/dev/null', '-o', 'LogLevel=ERROR', '-p', String(a.sshPort), 'tenantadmin@127.0.0.1', 'partition replication show -partition ha_part']);
+    expect(show.stdout).toContain('Not replicated.');
+    // A change on B starts an exchange with A: A refuses it (B is no longer its peer: cut at the TLS handshake)
+    // instead of answering that every object is gone. Wait for B to log the refusal (or, were it broken, to lose objects).
+    bLog.length = 0;
+    expect((await pkcs11Tool(onB, ['--login', '--pin', env.CO, '--keypairgen', '--key-type', 'EC:prime256v1', '--label', 'after-zeroize'])).code).toBe(0);
+    for (let i = 0; i < 60 && !bLog.some((l) => l.startsWith('luna replication: ha_part:')) && (await labels(onB)).includes('before-ha'); i++) {
+      await new Promise((r) => setTimeout(r, 500));
+    }
+    expect(bLog.some((l) => l.startsWith('luna replication: ha_part:'))).toBe(true);
+    expect(await labels(onB)).toEqual(expect.arrayContaining([...before, 'after-zeroize']));
+    // Emptied, A joins the group again: ha create clones B's partition (objects and roles) to it.
+    const again = await hsmctl('luna', 'ha', 'create', '--label', 'ctm-ha', '--partition', 'ha_part', '--member', member(a), '--member', member(b), '--password-env', 'TA_PW', '--so-password-env', 'SO_PW', '--bundle', bundle);
+    expect(again.stderr).toBe('');
+    expect(again.stdout).toMatch(/cloned from 127\.0\.0\.1:\d+/);
+    expect(await labels(onA)).toEqual(expect.arrayContaining([...before, 'after-zeroize']));
   });
 });

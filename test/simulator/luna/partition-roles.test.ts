@@ -80,6 +80,35 @@ describe('Luna partition roles over NTLS', () => {
     expect((await tool('--login', '--pin', CO, '--list-objects', '--type', 'privkey')).stdout).not.toMatch(/label:\s+k1/);
   });
 
+  test('refuses object writes to a session without a login, public objects included', async () => {
+    expect((await tool('--login', '--pin', CO, '--keypairgen', '--key-type', 'EC:prime256v1', '--label', 'pub1', '--id', '02')).code).toBe(0);
+    // SoftHSM2 alone lets a R/W public session destroy a public object: the gate refuses it without a login.
+    const del = await tool('--delete-object', '--type', 'pubkey', '--id', '02');
+    expect(del.code).not.toBe(0);
+    expect(del.stderr).toContain('CKR_USER_NOT_LOGGED_IN');
+    const file = path.join(dir, 'public-data');
+    fs.writeFileSync(file, 'not the CO\'s');
+    const write = await tool('--write-object', file, '--type', 'data', '--label', 'planted');
+    expect(write.code).not.toBe(0);
+    expect(write.stderr).toContain('CKR_USER_NOT_LOGGED_IN');
+    const listed = await tool('--login', '--pin', CO, '--list-objects');
+    expect(listed.stdout).toMatch(/Public Key Object[^]*label:\s+pub1/);
+    expect(listed.stdout).not.toContain('planted');
+  });
+
+  test('refuses a Crypto User password change that would make it the Crypto Officer\'s; both logins still work', async () => {
+    const change = await tool('--login', '--pin', CU, '--change-pin', '--new-pin', CO);
+    expect(change.code).not.toBe(0);
+    expect(change.stderr).toContain('CKR_PIN_INVALID');
+    // CO's password still logs in the CO (it would be taken for the CU's if both were equal) and the CU's the CU.
+    expect((await tool('--login', '--pin', CO, '--keypairgen', '--key-type', 'EC:prime256v1', '--label', 'still-co')).code).toBe(0);
+    expect((await tool('--login', '--pin', CU, '--delete-object', '--type', 'privkey', '--label', 'still-co')).stderr).toMatch(/CKR_ACTION_PROHIBITED|\(0x1b\)/);
+    // A password different from the other role's is taken.
+    expect((await tool('--login', '--pin', CU, '--change-pin', '--new-pin', 'cu-Passw0rd-2')).code).toBe(0);
+    expect((await tool('--login', '--pin', 'cu-Passw0rd-2', '--list-objects')).code).toBe(0);
+    expect((await tool('--login', '--pin', 'cu-Passw0rd-2', '--change-pin', '--new-pin', CU)).code).toBe(0);
+  });
+
   test(`locks the Crypto Officer (and the CU) after ${MAX_FAILED_ROLE_LOGINS} wrong passwords; the PO's reset unlocks it`, async () => {
     for (let i = 0; i < MAX_FAILED_ROLE_LOGINS; i++) {
       const r = await tool('--login', '--pin', `wrong-Passw0rd-${i}`, '--list-objects');

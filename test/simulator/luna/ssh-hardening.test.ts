@@ -7,9 +7,10 @@ import { results, ssh, tempDir } from './helpers';
 
 /**
  * SSH hardening as the appliance does it (ssh-policy.ts): per-account lockout after failed logins, driven by
- * OpenSSH through sshpass; a flood of connections that never log in, from raw sockets, cannot keep the
- * administrator out; a connection that does not log in is dropped at the deadline. Bounded: a handful of
- * logins, 70 sockets; the lockout's expiry comes from a test clock, not from waiting.
+ * OpenSSH through sshpass; a flood of connections that never log in, from raw sockets on other loopback
+ * addresses (127.0.0.2 and up), cannot keep the administrator (127.0.0.1) out; a connection that does not log in
+ * is dropped at the deadline. Bounded: a handful of logins, at most 70 and 2000 sockets; the lockout's expiry
+ * comes from a test clock, not from waiting.
  */
 describe('Luna appliance SSH hardening', () => {
   const NEW = 'N3w-Passw0rd';
@@ -58,17 +59,18 @@ describe('Luna appliance SSH hardening', () => {
     expect((await ssh(h.sshPort, NEW, 'hsm show')).code).toBe(0);
   });
 
-  /** Opens a raw TCP connection that sends an SSH banner and nothing more; resolves once the server spoke. */
-  const idle = () =>
+  /** Opens a raw TCP connection that sends an SSH banner and nothing more; resolves once the server spoke (or closed it). */
+  const idle = (from = '127.0.0.2') =>
     new Promise<net.Socket>((resolve, reject) => {
-      const s = net.connect(h.sshPort, '127.0.0.1');
+      const s = net.connect({ port: h.sshPort, host: '127.0.0.1', localAddress: from });
       s.once('error', reject);
       s.once('connect', () => s.write('SSH-2.0-flood_1.0\r\n'));
       s.once('data', () => resolve(s));
       s.once('close', () => resolve(s));
     });
 
-  test('70 connections that never log in do not keep the administrator out', async () => {
+  test('70 connections from one address that never log in: past its share they are refused at once; the administrator gets in', async () => {
+    const share = LUNA_SSH_POLICY.maxUnauthenticatedPerAddress;
     const flood: net.Socket[] = [];
     const closed: Promise<void>[] = [];
     for (let i = 0; i < 70; i++) {
@@ -76,14 +78,40 @@ describe('Luna appliance SSH hardening', () => {
       flood.push(s);
       closed.push(new Promise((r) => (s.destroyed ? r() : s.once('close', () => r()))));
     }
-    expect(h.ssh.unauthenticatedCount).toBeLessThanOrEqual(LUNA_SSH_POLICY.maxUnauthenticated);
+    expect(h.ssh.unauthenticatedCount).toBeLessThanOrEqual(share);
     const admin = await ssh(h.sshPort, NEW, 'hsm show');
     expect(admin.code).toBe(0);
     expect(admin.stdout).toContain('HSM Details');
-    // Every flood connection but the newest few was dropped by the server.
-    const dropped = await Promise.all(closed.slice(0, 70 - LUNA_SSH_POLICY.maxUnauthenticated));
-    expect(dropped).toHaveLength(60);
+    // Every flood connection past the address's share was closed by the server.
+    expect(await Promise.all(closed.slice(share))).toHaveLength(70 - share);
     for (const s of flood) s.destroy();
+  });
+
+  test('a flood from other addresses while the administrator logs in neither evicts nor crowds out the administrator', async () => {
+    const flood: net.Socket[] = [];
+    let flooding = true;
+    let opened = 0;
+    let most = 0;
+    // Four addresses: their shares together exceed the cap of all waiting connections.
+    const flooder = (async () => {
+      while (flooding && opened < 2000) {
+        flood.push(await idle(`127.0.0.${2 + (opened++ % 4)}`));
+        most = Math.max(most, h.ssh.unauthenticatedCount);
+      }
+    })();
+    try {
+      const admin = await ssh(h.sshPort, NEW, 'hsm show');
+      expect(admin.stderr).toBe('');
+      expect(admin.code).toBe(0);
+      expect(admin.stdout).toContain('HSM Details');
+    } finally {
+      flooding = false;
+      await flooder;
+      for (const s of flood) s.destroy();
+    }
+    // The flood ran all along the login, and the cap held.
+    expect(opened).toBeGreaterThan(LUNA_SSH_POLICY.maxUnauthenticated);
+    expect(most).toBeLessThanOrEqual(LUNA_SSH_POLICY.maxUnauthenticated);
   });
 
   test('a connection that does not log in is dropped at the login deadline', async () => {
