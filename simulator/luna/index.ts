@@ -40,6 +40,8 @@ export interface LunaApplianceHandle {
   appliance: Appliance;
   /** The SSH face, for its counters. */
   ssh: LunaSshServer;
+  /** The HA replication, for tests that drive a join directly. */
+  replicator: Replicator;
   close(): Promise<void>;
 }
 
@@ -82,6 +84,7 @@ export async function startLunaAppliance(o: LunaApplianceOptions): Promise<LunaA
     serverCertPem: identity.certPem,
     appliance,
     ssh,
+    replicator,
     close: () =>
       (closing ??= (async () => {
         await replicator.close();

@@ -16,7 +16,7 @@ const RETRY_MS = 2000;
 
 export class ReplicationError extends Error {
   constructor(
-    readonly code: 'CLONING_DOMAIN_MISMATCH' | 'PEER_UNREACHABLE' | 'PEER_REFUSED' | 'NOT_EMPTY' | 'NOT_INITIALIZED' | 'STOPPING',
+    readonly code: 'CLONING_DOMAIN_MISMATCH' | 'PEER_UNREACHABLE' | 'PEER_REFUSED' | 'NOT_EMPTY' | 'NOT_INITIALIZED' | 'STOPPING' | 'BUSY',
     message: string,
   ) {
     super(message);
@@ -33,6 +33,10 @@ type Peer = ReplicaState['peers'][number];
  * what a peer made while this appliance was down comes back at the next exchange (both sides send what the
  * other lacks; deletions travel as tombstones). A peer that cannot be reached is retried every 2 s.
  *
+ * No appliance waits for a peer while holding a partition's lock, except a join, and an appliance joining refuses
+ * its peers' requests for that partition at once (409 BUSY) instead of making them wait: otherwise two appliances
+ * each waiting for the other's answer would hold each other until the request's timeout cut it.
+ *
  * The link is HTTP over mutual TLS on the NTLS port (ALPN `luna-clone`): each side presents its server.pem and
  * trusts only the server.pem recorded for the peer; every request and answer carries an HMAC over both
  * certificates' fingerprints under the cloning-domain key, so appliances of different domains refuse each
@@ -42,6 +46,10 @@ export class Replicator {
   private readonly files: TokenFiles;
   private readonly mutex = new KeyedMutex();
   private readonly dirty = new Set<string>();
+  /** Partitions whose exchange with the peers is under way: one at a time per partition. */
+  private readonly exchanging = new Set<string>();
+  /** Partitions with a join under way: the only work that holds the partition's lock while waiting for a peer. */
+  private readonly joining = new Set<string>();
   private readonly http: http.Server;
   private timer: NodeJS.Timeout | undefined;
   private readonly fingerprint: string;
@@ -94,13 +102,18 @@ export class Replicator {
   private flush(): void {
     if (this.closed) return;
     for (const p of [...this.dirty]) {
+      // Left dirty: taken up when the exchange or join under way has ended.
+      if (this.exchanging.has(p) || this.joining.has(p)) continue;
       this.dirty.delete(p);
+      this.exchanging.add(p);
       void this.track(
-        this.syncAll(p).catch((err) => {
-          if (this.closed) return;
-          this.dirty.add(p);
-          this.logger.info(`luna replication: ${p}: ${(err as Error).message}; retrying`);
-        }),
+        this.syncAll(p)
+          .catch((err) => {
+            if (this.closed) return;
+            this.dirty.add(p);
+            this.logger.info(`luna replication: ${p}: ${(err as Error).message}; retrying`);
+          })
+          .finally(() => this.exchanging.delete(p)),
       );
     }
   }
@@ -135,7 +148,17 @@ export class Replicator {
     if (fingerprint === this.fingerprint) throw new ReplicationError('PEER_REFUSED', 'the peer certificate is this appliance\'s own');
     const entry: Peer = { ...peer, fingerprint };
     this.refuseWhenClosed();
-    return this.track(this.mutex.run(partition, async () => {
+    if (this.joining.has(partition)) throw new ReplicationError('BUSY', `a join of partition ${partition} is already under way on this appliance`);
+    this.joining.add(partition);
+    const done = () => {
+      this.joining.delete(partition);
+      if (this.dirty.has(partition)) setImmediate(() => this.flush());
+    };
+    return this.track(this.join(partition, entry, fingerprint).finally(done));
+  }
+
+  private join(partition: string, entry: Peer, fingerprint: string): ReturnType<Replicator['addPeer']> {
+    return this.mutex.run(partition, async () => {
       const r = this.appliance.replica(partition) ?? { partition, peers: [], known: [], tombstones: [] };
       await this.appliance.saveReplica({ ...r, peers: [...r.peers.filter((p) => p.fingerprint !== fingerprint), entry] });
       let hello: { initialized: boolean; serial?: string; objects: number };
@@ -169,7 +192,7 @@ export class Replicator {
         'NOT_EMPTY',
         mine.initialized && hello.initialized ? `both appliances hold their own partition ${partition}; an HA member joins empty (delete and create it again on one of them)` : `neither appliance's partition ${partition} is initialised; run partition init on one of them first`,
       );
-    }));
+    });
   }
 
   async removePeer(partition: string, ip: string, port: number): Promise<void> {
@@ -195,22 +218,22 @@ export class Replicator {
 
   // ---- exchanges ----
 
-  /** One exchange with each peer: send what we have and our tombstones, take what they have that we lack. */
+  /**
+   * One exchange with each peer: send what we have and our tombstones, take what they have that we lack. The lock
+   * is held while reading and while merging, not while the peer answers (see the class comment); each step is
+   * whole under the appliance's lock, and the merge counts deletions made here meanwhile, so nothing comes back.
+   */
   private async syncAll(partition: string): Promise<void> {
     const failures: string[] = [];
-    await this.mutex.run(partition, async () => {
-      const r = this.appliance.replica(partition);
-      if (!r) return;
-      for (const peer of r.peers) {
-        try {
-          const local = await this.noteLocalDeletions(partition);
-          const answer = (await this.call(peer, 'POST', `/partitions/${partition}/sync`, toWire(local))) as Wire;
-          await this.merge(partition, answer);
-        } catch (err) {
-          failures.push(`${peer.ip}:${peer.port}: ${(err as Error).message}`);
-        }
+    for (const peer of this.appliance.replica(partition)?.peers ?? []) {
+      try {
+        const local = await this.mutex.run(partition, () => this.noteLocalDeletions(partition));
+        const answer = (await this.call(peer, 'POST', `/partitions/${partition}/sync`, toWire(local))) as Wire;
+        await this.mutex.run(partition, () => this.merge(partition, answer));
+      } catch (err) {
+        failures.push(`${peer.ip}:${peer.port}: ${(err as Error).message}`);
       }
-    });
+    }
     if (failures.length) throw new Error(failures.join('; '));
   }
 
@@ -229,13 +252,15 @@ export class Replicator {
     return out;
   }
 
-  /** Applies the other side's files and tombstones; returns what the other side lacks. */
+  /** Applies the other side's files and tombstones (after noting deletions made here); returns what the other side lacks. */
   private async merge(partition: string, other: Wire): Promise<Wire> {
     const theirs = fromWire(other);
     let out: Wire | undefined;
     // Under the appliance's lock: never into a token being zeroized, nor into the empty one made after it.
     await this.appliance.updateReplica(partition, (r) => {
-      const tombstones = [...new Set([...r.tombstones, ...theirs.tombstones])];
+      const here = this.files.objects(partition);
+      const deletedHere = r.known.filter((n) => !here.has(n));
+      const tombstones = [...new Set([...r.tombstones, ...deletedHere, ...theirs.tombstones])];
       const write = new Map([...theirs.files].filter(([n]) => !tombstones.includes(n)));
       this.files.apply(partition, write, theirs.tombstones);
       const now = this.files.objects(partition);
@@ -265,6 +290,9 @@ export class Replicator {
       if (!this.verify(String(req.headers['x-luna-domain-proof'] ?? ''), peerFp, this.fingerprint)) {
         return reply(403, { error: { code: 'CLONING_DOMAIN_MISMATCH', message: 'the caller is not of this HSM\'s cloning domain' } });
       }
+      if (this.joining.has(partition)) {
+        return reply(409, { error: { code: 'BUSY', message: `a join of partition ${partition} is under way on this appliance; try again once it has ended` } }, peerFp);
+      }
       const r = this.appliance.replica(partition);
       if (!r?.peers.some((p) => p.fingerprint === peerFp) || !this.appliance.partition(partition)) {
         return reply(403, { error: { code: 'PEER_REFUSED', message: `partition ${partition} is not replicated with the caller here` } }, peerFp);
@@ -282,7 +310,6 @@ export class Replicator {
           this.logger.info(`luna replication: ${partition}: cloned from ${peerFp.slice(0, 17)}`);
           return {};
         }
-        await this.noteLocalDeletions(partition);
         return this.merge(partition, body as Wire);
       });
       reply(200, result, peerFp);
@@ -324,7 +351,7 @@ export class Replicator {
             }
             const e = parsed.error;
             if (e?.code === 'CLONING_DOMAIN_MISMATCH') return reject(new ReplicationError('CLONING_DOMAIN_MISMATCH', `${peer.ip}:${peer.port} is not of this HSM's cloning domain`));
-            if (res.statusCode !== 200) return reject(new ReplicationError(e?.code === 'NOT_EMPTY' ? 'NOT_EMPTY' : 'PEER_REFUSED', `${peer.ip}:${peer.port}: ${e?.message ?? `HTTP ${res.statusCode}`}`));
+            if (res.statusCode !== 200) return reject(new ReplicationError(e?.code === 'NOT_EMPTY' || e?.code === 'BUSY' ? e.code : 'PEER_REFUSED', `${peer.ip}:${peer.port}: ${e?.message ?? `HTTP ${res.statusCode}`}`));
             if (!this.verify(String(res.headers['x-luna-domain-proof'] ?? ''), peer.fingerprint, this.fingerprint)) {
               return reject(new ReplicationError('CLONING_DOMAIN_MISMATCH', `${peer.ip}:${peer.port} is not of this HSM's cloning domain`));
             }
