@@ -1,5 +1,5 @@
 import { Command } from '../command';
-import { UsageError } from '../flags';
+import { emitPolicyReport, REPORT_FLAGS } from './policy-report';
 
 export const planCheckCommand: Command = {
   details: [
@@ -15,25 +15,16 @@ export const planCheckCommand: Command = {
     'allow-destroy': { type: 'list', value: 'ADDRESS...', description: 'resource addresses whose deletion or replacement is intended' },
     reason: { type: 'string', value: 'TEXT', description: 'why (required with --allow-destroy, 10+ characters)' },
     'acknowledgements-from': { type: 'string', value: 'DIR|FILE', description: 'apply the acknowledgements recorded in the cdk.tf.json (or stack folder) of the stack the plan is of' },
-    format: { type: 'string', value: 'text|json|sarif', description: 'report format; default text' },
-    output: { type: 'string', value: 'FILE', description: 'write the report to FILE (the verdict still goes to stdout)' },
+    ...REPORT_FLAGS,
   },
   async run(flags, positionals) {
-    const { REPORT_FORMATS, emitReport } = require('../../policy/report-output') as typeof import('../../policy/report-output');
-    const format = (flags.format as string | undefined) ?? 'text';
-    if (!(REPORT_FORMATS as readonly string[]).includes(format)) throw new UsageError(`--format ${format}: allowed: ${REPORT_FORMATS.join(', ')}`);
     const { checkPlan } = require('../../policy/run-checks') as typeof import('../../policy/run-checks');
-    const { CheckInputError } = require('../../policy/terraform-json-files') as typeof import('../../policy/terraform-json-files');
-    try {
-      const report = checkPlan(positionals[0], {
+    return emitPolicyReport(flags, () =>
+      checkPlan(positionals[0], {
         allowDestroy: (flags['allow-destroy'] as string[] | undefined) ?? [],
         reason: flags.reason as string | undefined,
         acknowledgementsFrom: flags['acknowledgements-from'] as string | undefined,
-      });
-      return emitReport(report, format as 'text', flags.output as string | undefined);
-    } catch (err) {
-      if (err instanceof CheckInputError) throw new UsageError(err.message);
-      throw err;
-    }
+      }),
+    );
   },
 };
