@@ -30,4 +30,14 @@ describe('simulator logging', () => {
       fs.rmSync(dir, { recursive: true, force: true });
     }
   });
+
+  test('the guard is added once per process, however many times the module is loaded (a test runner reloads it per file)', () => {
+    const before = process.stdout.listenerCount('error');
+    for (let i = 0; i < 12; i++) {
+      jest.isolateModules(() => {
+        (require('../../simulator/logger') as typeof import('../../simulator/logger')).guardStdio();
+      });
+    }
+    expect(process.stdout.listenerCount('error') - before).toBeLessThanOrEqual(1);
+  });
 });
