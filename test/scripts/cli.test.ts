@@ -127,7 +127,13 @@ describe('hsmctl: the overview, the groups, the version', () => {
   });
 
   test('main() returns the code rather than exiting the process', async () => {
-    await expect(main(['--version'])).resolves.toBe(0);
+    const printed = jest.spyOn(console, 'log').mockImplementation(() => undefined);
+    try {
+      await expect(main(['--version'])).resolves.toBe(0);
+      expect(printed).toHaveBeenCalledWith(VERSION);
+    } finally {
+      printed.mockRestore();
+    }
   });
 });
 
