@@ -49,12 +49,14 @@ for (const keyBits of [4096, 2048]) {
     }
   }
   console.log(`\ndry-run, ${keyBits}-bit security-domain keys, ${runs} run(s), medians (s):`);
-  console.log(`  ${'step'.padEnd(44)} ${'first'.padStart(7)} ${'rerun'.padStart(7)}`);
-  for (const [i, step] of first[0].report.steps.entries()) {
-    const a = median(first.map((r) => r.report.steps[i].seconds));
-    const b = median(rerun.map((r) => r.report.steps[i].seconds));
-    console.log(`  ${step.name.padEnd(44)} ${a.toFixed(2).padStart(7)} ${b.toFixed(2).padStart(7)}`);
-  }
-  console.log(`  ${'total in the process'.padEnd(44)} ${median(first.map((r) => r.report.seconds)).toFixed(2).padStart(7)} ${median(rerun.map((r) => r.report.seconds)).toFixed(2).padStart(7)}`);
-  console.log(`  ${'wall time of the command'.padEnd(44)} ${median(first.map((r) => r.wall)).toFixed(2).padStart(7)} ${median(rerun.map((r) => r.wall)).toFixed(2).padStart(7)}`);
+  const rows: [string, number, number][] = first[0].report.steps.map((step, i) => [
+    step.name,
+    median(first.map((r) => r.report.steps[i].seconds)),
+    median(rerun.map((r) => r.report.steps[i].seconds)),
+  ]);
+  rows.push(['total in the process', median(first.map((r) => r.report.seconds)), median(rerun.map((r) => r.report.seconds))]);
+  rows.push(['wall time of the command', median(first.map((r) => r.wall)), median(rerun.map((r) => r.wall))]);
+  const width = Math.max(...rows.map(([name]) => name.length));
+  console.log(`  ${'step'.padEnd(width)} ${'first'.padStart(7)} ${'rerun'.padStart(7)}`);
+  for (const [name, a, b] of rows) console.log(`  ${name.padEnd(width)} ${a.toFixed(2).padStart(7)} ${b.toFixed(2).padStart(7)}`);
 }
