@@ -40,13 +40,39 @@ const SIGNATURES: Record<number, string> = {
   500: 'InternalServerError',
 };
 
+/** What a record says of its resource, worked out once per resource (a few per simulator) rather than per request. */
+const resources = new Map<string, { upper: string; group: string; name: string }>();
+function resourceFields(resourceId: string): { upper: string; group: string; name: string } {
+  let f = resources.get(resourceId);
+  if (!f) {
+    const m = /\/resourceGroups\/([^/]+)\/providers\/[^/]+\/[^/]+\/([^/]+)$/i.exec(resourceId);
+    f = { upper: resourceId.toUpperCase(), group: m?.[1] ?? '', name: m?.[2] ?? '' };
+    if (resources.size >= 256) resources.clear();
+    resources.set(resourceId, f);
+  }
+  return f;
+}
+
+/** The identity field, per caller (callers repeat: one per principal that holds a token). */
+const identities = new Map<string, string>();
+function identityOf(c: AuditRequest['caller']): string {
+  const key = `${c.oid}|${c.appid}|${c.tid}`;
+  let text = identities.get(key);
+  if (text === undefined) {
+    text = JSON.stringify({ claim: { appid: c.appid, http_schemas_microsoft_com_identity: { claims: { objectidentifier: c.oid, tenantid: c.tid } } } });
+    if (identities.size >= 1024) identities.clear();
+    identities.set(key, text);
+  }
+  return text;
+}
+
 export function buildAuditEvent(r: AuditRequest): AuditEvent {
-  const id = /\/resourceGroups\/([^/]+)\/providers\/[^/]+\/[^/]+\/([^/]+)$/i.exec(r.resourceId);
+  const resource = resourceFields(r.resourceId);
   const keyId = r.op.key ? `https://${r.host}/keys/${r.op.key}${r.op.version ? `/${r.op.version}` : ''}` : undefined;
   return {
     TenantId: r.tenantId,
     time: r.started.toISOString(),
-    resourceId: r.resourceId.toUpperCase(),
+    resourceId: resource.upper,
     operationName: r.op.operationName,
     operationVersion: r.apiVersion,
     category: 'AuditEvent',
@@ -56,16 +82,16 @@ export function buildAuditEvent(r: AuditRequest): AuditEvent {
     properties: { PoolType: 'M-HSM', sku_Family: 'B', sku_Name: 'Standard_B1', ...(keyId ? { id: keyId } : {}) },
     durationMs: r.durationMs,
     callerIpAddress: r.callerIpAddress,
-    identity: JSON.stringify({ claim: { appid: r.caller.appid, http_schemas_microsoft_com_identity: { claims: { objectidentifier: r.caller.oid, tenantid: r.caller.tid } } } }),
+    identity: identityOf(r.caller),
     clientInfo: r.clientInfo,
     correlationId: r.correlationId,
     subnetId: '(unknown)',
     httpStatusCode: r.status,
-    PoolName: id?.[2] ?? '',
+    PoolName: resource.name,
     requestUri: r.requestUri,
-    resourceGroup: id?.[1] ?? '',
+    resourceGroup: resource.group,
     resourceProvider: 'MICROSOFT.KEYVAULT',
-    resource: id?.[2] ?? '',
+    resource: resource.name,
     resourceType: 'managedHSMs',
   };
 }

@@ -2,13 +2,6 @@ import * as fs from 'fs';
 import * as path from 'path';
 import { ensurePrivateDir, fsyncDir } from '../../files/private-files';
 
-interface Pending {
-  file: string;
-  line: string;
-  resolve: () => void;
-  reject: (e: Error) => void;
-}
-
 /** Open files kept at most; an hour's file is only written during that hour, so few are ever live. */
 const MAX_OPEN = 32;
 
@@ -17,26 +10,27 @@ const SYNC_WITHIN_MS = 100;
 
 /**
  * The simulator's copy of every audit record: JSON lines in dir/<blob name>, one file per resource and hour,
- * laid out as the blobs they become. append() resolves once the record is written to the file (write(2)), and
- * records appended while a write is in flight share the next one (group commit): a request is answered only
- * after its record is in the file, so a killed simulator loses none. The disk sync (fdatasync) follows within
- * SYNC_WITHIN_MS, off the request's path: a sign costs about 1.3 ms and a sync about 2 ms on this machine's disk,
- * and Azure itself delivers audit records minutes after the request; only a power loss can take the records
- * of the last SYNC_WITHIN_MS. A line torn by a crash was never acknowledged: it is cut when the file reopens.
+ * laid out as the blobs they become. append() writes the record to the file (write(2), on the event loop) before
+ * it returns: a request is answered only after its record is in the file, so a killed simulator loses none. The
+ * write is synchronous because a write to the page cache costs a few µs, where a hop through libuv's pool and
+ * back cost about 200 µs of event loop and the same in latency per request (bench:simulator, ECDSA at c=1).
+ * The disk sync (fdatasync) follows within SYNC_WITHIN_MS on libuv's pool, off the request's path: a sign costs
+ * about 1.3 ms and a sync about 2 ms on this machine's disk, and Azure itself delivers audit records minutes after
+ * the request; only a power loss can take the records of the last SYNC_WITHIN_MS. A line torn by a crash was
+ * never acknowledged: it is cut when the file reopens.
  */
 export class AuditLog {
   private readonly fds = new Map<string, number>();
-  /** Durable length of each file written by this process (a write in flight is not yet durable). */
-  private readonly durable = new Map<string, number>();
-  private queue: Pending[] = [];
-  private writing = false;
+  /** Length of each file this process has written: whole records only. */
+  private readonly written = new Map<string, number>();
   private closed = false;
   /** Files written since their last sync, and the pending sync of them (its delay, then its fdatasyncs). */
   private readonly unsynced = new Set<number>();
   private syncing: Promise<void> | undefined;
-  /** The fdatasyncs running now: their descriptors must stay open until they finish. */
-  private syncRunning: Promise<void> | undefined;
-  /** Called after each durable batch (the blob shipper listens). */
+  /** Descriptors an fdatasync is running on: closed only once it has finished (the number could be reused under it). */
+  private readonly syncRunning = new Set<number>();
+  private readonly closeWhenSynced = new Set<number>();
+  /** Called after each record is written (the blob shipper listens). */
   onDurable: () => void = () => undefined;
 
   constructor(readonly dir: string) {
@@ -45,44 +39,22 @@ export class AuditLog {
     for (const name of this.blobNames()) cutTornTail(this.pathOf(name));
   }
 
-  append(blobName: string, record: unknown): Promise<void> {
-    if (this.closed) return Promise.reject(new Error('the audit log is closed'));
-    const line = JSON.stringify(record) + '\n';
-    return new Promise((resolve, reject) => {
-      this.queue.push({ file: blobName, line, resolve, reject });
-      if (!this.writing) void this.flush();
-    });
-  }
-
-  private async flush(): Promise<void> {
-    this.writing = true;
-    while (this.queue.length) {
-      const batch = this.queue;
-      this.queue = [];
-      const byFile = new Map<string, Pending[]>();
-      for (const p of batch) byFile.set(p.file, [...(byFile.get(p.file) ?? []), p]);
-      for (const [file, items] of byFile) {
-        try {
-          const fd = await this.open(file);
-          const bytes = Buffer.from(items.map((i) => i.line).join(''));
-          const at = this.durable.get(file) ?? fs.fstatSync(fd).size;
-          try {
-            await writeAll(fd, bytes);
-          } catch (err) {
-            // A partial write (disk full) must not stay in front of the next record.
-            fs.ftruncateSync(fd, at);
-            throw err;
-          }
-          this.durable.set(file, at + bytes.length);
-          this.unsynced.add(fd);
-          for (const i of items) i.resolve();
-        } catch (err) {
-          for (const i of items) i.reject(err as Error);
-        }
-      }
-      this.onDurable();
+  /** Writes one record; throws (having written nothing) when the disk refuses it. */
+  append(blobName: string, record: unknown): void {
+    if (this.closed) throw new Error('the audit log is closed');
+    const bytes = Buffer.from(JSON.stringify(record) + '\n');
+    const fd = this.open(blobName);
+    const at = this.written.get(blobName) ?? fs.fstatSync(fd).size;
+    try {
+      for (let off = 0; off < bytes.length; ) off += fs.writeSync(fd, bytes, off, bytes.length - off);
+    } catch (err) {
+      // A partial write (disk full) must not stay in front of the next record.
+      fs.ftruncateSync(fd, at);
+      throw err;
     }
-    this.writing = false;
+    this.written.set(blobName, at + bytes.length);
+    this.unsynced.add(fd);
+    this.onDurable();
     this.syncSoon();
   }
 
@@ -100,20 +72,20 @@ export class AuditLog {
   private async syncNow(): Promise<void> {
     const fds = [...this.unsynced];
     this.unsynced.clear();
+    for (const fd of fds) this.syncRunning.add(fd);
     // A failed sync (the disk went away) is not a request's failure: the records are in the file.
-    const running = Promise.all(fds.map((fd) => datasync(fd).catch(() => undefined))).then(() => undefined);
-    this.syncRunning = running;
-    try {
-      await running;
-    } finally {
-      if (this.syncRunning === running) this.syncRunning = undefined;
+    await Promise.all(fds.map((fd) => datasync(fd).catch(() => undefined)));
+    for (const fd of fds) this.syncRunning.delete(fd);
+    for (const fd of this.closeWhenSynced) if (!this.syncRunning.has(fd)) {
+      this.closeWhenSynced.delete(fd);
+      fs.closeSync(fd);
     }
   }
 
-  private async open(blobName: string): Promise<number> {
+  private open(blobName: string): number {
     const have = this.fds.get(blobName);
     if (have !== undefined) return have;
-    if (this.fds.size >= MAX_OPEN) await this.closeFiles();
+    if (this.fds.size >= MAX_OPEN) this.closeFiles();
     const file = this.pathOf(blobName);
     const dir = path.dirname(file);
     const created = !fs.existsSync(file);
@@ -145,9 +117,9 @@ export class AuditLog {
     return out.sort();
   }
 
-  /** Bytes of a local file that are durable records (whole lines, never a write still in flight). */
+  /** Bytes of a local file that are whole records. */
   size(blobName: string): number {
-    return this.durable.get(blobName) ?? fs.statSync(this.pathOf(blobName)).size;
+    return this.written.get(blobName) ?? fs.statSync(this.pathOf(blobName)).size;
   }
 
   read(blobName: string, start: number, end: number): Buffer {
@@ -161,26 +133,22 @@ export class AuditLog {
     }
   }
 
-  /**
-   * Closes every open file, syncing those written since their last sync. A background sync still running on them is
-   * waited for first: closing a descriptor under it would sync (or fail on) whatever file reuses the number next.
-   */
-  private async closeFiles(): Promise<void> {
-    while (this.syncRunning) await this.syncRunning;
+  /** Closes every open file, syncing those written since their last sync; one under a running sync closes after it. */
+  private closeFiles(): void {
     for (const fd of this.fds.values()) {
       if (this.unsynced.delete(fd)) fs.fdatasyncSync(fd);
-      fs.closeSync(fd);
+      if (this.syncRunning.has(fd)) this.closeWhenSynced.add(fd);
+      else fs.closeSync(fd);
     }
     this.fds.clear();
-    this.durable.clear();
+    this.written.clear();
   }
 
-  /** Waits for queued records, then closes the files. */
+  /** Waits for the sync under way, then syncs and closes the files. */
   async close(): Promise<void> {
-    while (this.writing || this.queue.length) await new Promise((r) => setTimeout(r, 5));
-    await this.syncing;
     this.closed = true;
-    await this.closeFiles();
+    while (this.syncing) await this.syncing;
+    this.closeFiles();
   }
 }
 
@@ -222,12 +190,6 @@ function cutTornTail(file: string): void {
     }
   } finally {
     fs.closeSync(fd);
-  }
-}
-
-async function writeAll(fd: number, buf: Buffer): Promise<void> {
-  for (let off = 0; off < buf.length; ) {
-    off += await new Promise<number>((resolve, reject) => fs.write(fd, buf, off, buf.length - off, null, (err, n) => (err ? reject(err) : resolve(n))));
   }
 }
 

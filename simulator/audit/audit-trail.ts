@@ -32,17 +32,28 @@ export class AuditTrail {
   }
 
   /**
-   * Resolves once the record is written. The request it records has already been carried out (or refused), so a
+   * Returns once the record is written. The request it records has already been carried out (or refused), so a
    * record that cannot be written must not turn the answer into a failure the client would misread: it is logged
    * and counted instead, and the answer goes out as it was.
    */
-  async record(e: AuditEvent): Promise<void> {
+  record(e: AuditEvent): void {
     try {
-      await this.log.append(auditBlobName(e.resourceId, new Date(e.time)), e);
+      this.log.append(this.blobNameOf(e), e);
     } catch (err) {
       this.lost++;
       this.logger.error(`audit: the record of ${e.operationName} (correlation ${e.correlationId}, answered ${e.httpStatusCode}) could not be written: ${(err as Error).message}`);
     }
+  }
+
+  /** The hour's blob of the record's resource; the last one per resource is kept, as records come in time order. */
+  private readonly blobNames = new Map<string, { hour: string; name: string }>();
+  private blobNameOf(e: AuditEvent): string {
+    const hour = e.time.slice(0, 13);
+    const last = this.blobNames.get(e.resourceId);
+    if (last?.hour === hour) return last.name;
+    const name = auditBlobName(e.resourceId, new Date(e.time));
+    this.blobNames.set(e.resourceId, { hour, name });
+    return name;
   }
 
   /** Starts delivering to a container (replacing any earlier destination) and delivers what is pending. */

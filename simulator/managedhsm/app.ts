@@ -65,7 +65,7 @@ export function managedHsmApp(instance: ManagedHsmInstance, deps: DataPlaneDeps)
     } catch (err) {
       failure = err;
     }
-    await audit(deps, instance, ctx, claims, started, reply, failure);
+    audit(deps, instance, ctx, claims, started, reply, failure);
     if (failure !== undefined) throw failure;
     return reply!;
   };
@@ -102,14 +102,15 @@ async function serve(ctx: RequestContext, claims: TokenClaims, instance: Managed
   return handler(hctx, params);
 }
 
-async function audit(deps: DataPlaneDeps, instance: ManagedHsmInstance, ctx: RequestContext, claims: TokenClaims, started: number, reply: Reply | undefined, failure: unknown): Promise<void> {
+function firstHeader(ctx: RequestContext, name: string): string {
+  const v = ctx.headers[name];
+  return (Array.isArray(v) ? v[0] : v) ?? '';
+}
+
+function audit(deps: DataPlaneDeps, instance: ManagedHsmInstance, ctx: RequestContext, claims: TokenClaims, started: number, reply: Reply | undefined, failure: unknown): void {
   const status = reply ? reply.status : failure instanceof ServiceError ? failure.status : 500;
   const query = ctx.query.toString();
-  const header = (name: string) => {
-    const v = ctx.headers[name];
-    return (Array.isArray(v) ? v[0] : v) ?? '';
-  };
-  await deps.audit.record(
+  deps.audit.record(
     buildAuditEvent({
       tenantId: deps.tenantId,
       resourceId: deps.resourceIdOf(instance.name),
@@ -124,8 +125,8 @@ async function audit(deps: DataPlaneDeps, instance: ManagedHsmInstance, ctx: Req
       errorMessage: failure instanceof ServiceError ? failure.message : failure !== undefined ? 'InternalError' : undefined,
       caller: { oid: claims.oid, appid: claims.appid, tid: claims.tid },
       callerIpAddress: ctx.remoteAddress.replace(/^::ffff:/, ''),
-      clientInfo: header('user-agent').slice(0, 512),
-      correlationId: header('x-ms-client-request-id').slice(0, 128) || ctx.requestId,
+      clientInfo: firstHeader(ctx, 'user-agent').slice(0, 512),
+      correlationId: firstHeader(ctx, 'x-ms-client-request-id').slice(0, 128) || ctx.requestId,
     }),
   );
 }

@@ -14,7 +14,7 @@ describe('an AuditEvent record that cannot be written', () => {
       fs.rmSync(path.join(dir, 'audit'), { recursive: true });
       fs.writeFileSync(path.join(dir, 'audit'), '');
       const record = { resourceId: '/SUBSCRIPTIONS/S/RESOURCEGROUPS/RG/PROVIDERS/MICROSOFT.KEYVAULT/MANAGEDHSMS/H', time: new Date().toISOString(), operationName: 'KeyCreate', correlationId: 'c-1', httpStatusCode: 200 } as AuditEvent;
-      await expect(trail.record(record)).resolves.toBeUndefined();
+      expect(() => trail.record(record)).not.toThrow();
       expect(trail.lost).toBe(1);
       expect(errors).toEqual([expect.stringMatching(/^audit: the record of KeyCreate \(correlation c-1, answered 200\) could not be written: .*ENOTDIR/)]);
     } finally {
