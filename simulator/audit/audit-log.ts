@@ -12,8 +12,8 @@ const SYNC_WITHIN_MS = 100;
  * The simulator's copy of every audit record: JSON lines in dir/<blob name>, one file per resource and hour,
  * laid out as the blobs they become. append() writes the record to the file (write(2), on the event loop) before
  * it returns: a request is answered only after its record is in the file, so a killed simulator loses none. The
- * write is synchronous because a write to the page cache costs a few µs, where a hop through libuv's pool and
- * back cost about 200 µs of event loop and the same in latency per request (bench:simulator, ECDSA at c=1).
+ * write is synchronous because a write to the page cache costs a few µs, where the hop through libuv's pool and
+ * back cost each request 70-130 µs of event loop, and the request waited for it (bench/simulator-ab.ts, ES256 c=1).
  * The disk sync (fdatasync) follows within SYNC_WITHIN_MS on libuv's pool, off the request's path: a sign costs
  * about 1.3 ms and a sync about 2 ms on this machine's disk, and Azure itself delivers audit records minutes after
  * the request; only a power loss can take the records of the last SYNC_WITHIN_MS. A line torn by a crash was
