@@ -60,8 +60,22 @@ const ROUTES: Array<[string, RegExp, string]> = [
 const RBAC = /\/providers\/microsoft\.authorization\/(roleassignments|roledefinitions)(?:\/([^/]+))?$/;
 const RBAC_VERBS: Record<string, string> = { GET: 'Get', PUT: 'Create', DELETE: 'Delete' };
 
+/** Answers by METHOD + path: clients repeat their paths (a key's sign, its get), and matching them costs ~10 µs. */
+const known = new Map<string, Readonly<AuditOperation>>();
+
 /** Operation name of METHOD + path; paths are compared case-insensitively, repeated and trailing slashes dropped. */
-export function auditOperation(method: string, rawPath: string): AuditOperation {
+export function auditOperation(method: string, rawPath: string): Readonly<AuditOperation> {
+  const key = `${method} ${rawPath}`;
+  let op = known.get(key);
+  if (!op) {
+    op = Object.freeze(matchOperation(method, rawPath));
+    if (known.size >= 4096) known.clear();
+    known.set(key, op);
+  }
+  return op;
+}
+
+function matchOperation(method: string, rawPath: string): AuditOperation {
   const path = normalise(rawPath);
   const lower = path.toLowerCase();
   const rbac = RBAC.exec(lower);
