@@ -16,16 +16,20 @@ function write(line: string): void {
   if (process.stderr.writable) process.stderr.write(line);
 }
 
-/** Marks the process as guarded: a process-wide mark, since a test runner may load this module many times in one process. */
-const GUARDED = Symbol.for('azure-hsm-simulator.stdio-guarded');
+/**
+ * Marks a guarded stream on the stream itself: a test runner may load this module many times in one process, each
+ * time with a fresh `process` object (jest gives every test file its own), but the streams are the process's own.
+ */
+const GUARDED = '__azureHsmSimulatorStdioGuarded';
 
 /**
  * Logging never takes the process down: a write to a closed stdout or stderr (the reader went away: EPIPE, or a
  * terminal that closed: EIO) would otherwise be an unhandled 'error' event. Such writes are dropped instead.
  */
 export function guardStdio(): void {
-  const marked = process as unknown as Record<symbol, boolean>;
-  if (marked[GUARDED]) return;
-  marked[GUARDED] = true;
-  for (const stream of [process.stdout, process.stderr]) stream.on('error', () => undefined);
+  for (const stream of [process.stdout, process.stderr] as unknown as Array<NodeJS.WriteStream & Record<string, boolean>>) {
+    if (stream[GUARDED]) continue;
+    stream[GUARDED] = true;
+    stream.on('error', () => undefined);
+  }
 }

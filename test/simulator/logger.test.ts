@@ -31,13 +31,20 @@ describe('simulator logging', () => {
     }
   });
 
-  test('the guard is added once per process, however many times the module is loaded (a test runner reloads it per file)', () => {
-    const before = process.stdout.listenerCount('error');
-    for (let i = 0; i < 12; i++) {
-      jest.isolateModules(() => {
-        (require('../../simulator/logger') as typeof import('../../simulator/logger')).guardStdio();
-      });
+  test('the guard is added once per stream, however many times the module is loaded (jest: per test file, each with its own process object)', () => {
+    const realProcess = global.process;
+    const before = realProcess.stdout.listenerCount('error');
+    try {
+      for (let i = 0; i < 12; i++) {
+        // A fresh process object over the same streams, as each jest test file gets.
+        global.process = Object.create(realProcess);
+        jest.isolateModules(() => {
+          (require('../../simulator/logger') as typeof import('../../simulator/logger')).guardStdio();
+        });
+      }
+    } finally {
+      global.process = realProcess;
     }
-    expect(process.stdout.listenerCount('error') - before).toBeLessThanOrEqual(1);
+    expect(realProcess.stdout.listenerCount('error') - before).toBeLessThanOrEqual(1);
   });
 });
