@@ -1,6 +1,7 @@
 import * as https from 'https';
 import { randomUUID } from 'crypto';
 import { TokenCredential } from '@azure/identity';
+import type { HsmTarget } from './target';
 
 /**
  * The Managed HSM administration REST calls hsmctl needs and no SDK on this registry offers
@@ -268,3 +269,13 @@ export const ROLES = {
 } as const;
 
 export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** A client for the target's HSM, closed once `use` has finished, whatever it returned or threw. */
+export async function withAdminClient<T>(target: HsmTarget, use: (client: ManagedHsmAdminClient) => Promise<T>): Promise<T> {
+  const client = new ManagedHsmAdminClient(target.hsmUri, target.credential, { ca: target.ca });
+  try {
+    return await use(client);
+  } finally {
+    client.close();
+  }
+}

@@ -1,7 +1,7 @@
 import { Command } from '../command';
 import { UsageError } from '../flags';
 import { TARGET_FLAGS, resolveTarget } from '../clients/target';
-import { JobStatus, ManagedHsmAdminClient } from '../clients/mhsm-admin';
+import { JobStatus, ManagedHsmAdminClient, withAdminClient } from '../clients/mhsm-admin';
 import { readSas, required, storageUrl } from '../ceremonies/run';
 import { STORAGE_FLAGS, reportJob } from './backup-start';
 
@@ -34,12 +34,9 @@ export const backupRestoreCommand: Command = {
     const folder = required(flags, 'folder');
     if (folder.includes('/')) throw new UsageError('--folder is the folder name (mhsm-<name>-<timestamp>), not a URL or path');
     const target = resolveTarget(flags);
-    const client = new ManagedHsmAdminClient(target.hsmUri, target.credential, { ca: target.ca });
-    try {
+    return withAdminClient(target, async (client) => {
       const j = await runRestore(client, storage, sas, folder, flags.key as string | undefined, !flags['no-wait']);
       return reportJob('restore', j);
-    } finally {
-      client.close();
-    }
+    });
   },
 };

@@ -1,7 +1,7 @@
 import { Command } from '../command';
 import { FlagSpecs } from '../flags';
 import { TARGET_FLAGS, resolveTarget } from '../clients/target';
-import { JobStatus, ManagedHsmAdminClient } from '../clients/mhsm-admin';
+import { JobStatus, ManagedHsmAdminClient, withAdminClient } from '../clients/mhsm-admin';
 import { readSas, storageUrl } from '../ceremonies/run';
 
 export const STORAGE_FLAGS: FlagSpecs = {
@@ -42,12 +42,9 @@ export const backupStartCommand: Command = {
     const storage = storageUrl(flags);
     const sas = readSas(flags);
     const target = resolveTarget(flags);
-    const client = new ManagedHsmAdminClient(target.hsmUri, target.credential, { ca: target.ca });
-    try {
+    return withAdminClient(target, async (client) => {
       const j = await runBackup(client, storage, sas, !flags['no-wait']);
       return reportJob('backup', j);
-    } finally {
-      client.close();
-    }
+    });
   },
 };

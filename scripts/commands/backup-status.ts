@@ -1,6 +1,6 @@
 import { Command } from '../command';
 import { TARGET_FLAGS, resolveTarget } from '../clients/target';
-import { ManagedHsmAdminClient } from '../clients/mhsm-admin';
+import { withAdminClient } from '../clients/mhsm-admin';
 import { required } from '../ceremonies/run';
 import { reportJob } from './backup-start';
 
@@ -14,12 +14,9 @@ export const backupStatusCommand: Command = {
   async run(flags) {
     const job = required(flags, 'job');
     const target = resolveTarget(flags);
-    const client = new ManagedHsmAdminClient(target.hsmUri, target.credential, { ca: target.ca });
-    try {
+    return withAdminClient(target, async (client) => {
       const j = flags.restore ? await client.restoreStatus(job) : await client.backupStatus(job);
       return reportJob(flags.restore ? 'restore' : 'backup', j);
-    } finally {
-      client.close();
-    }
+    });
   },
 };

@@ -1,6 +1,6 @@
 import { FlagSpecs, ParsedFlags } from '../flags';
 import { resolveTarget } from '../clients/target';
-import { ManagedHsmAdminClient, RoleDefinition } from '../clients/mhsm-admin';
+import { ManagedHsmAdminClient, RoleDefinition, withAdminClient } from '../clients/mhsm-admin';
 import { required } from '../ceremonies/run';
 import { checkedObjectId, checkedScope, findRole } from '../ceremonies/roles';
 
@@ -25,11 +25,8 @@ export async function withRoleAssignmentTarget(flags: ParsedFlags, fn: (t: RoleA
   const scope = checkedScope(required(flags, 'scope'));
   const wanted = required(flags, 'role');
   const target = resolveTarget(flags);
-  const admin = new ManagedHsmAdminClient(target.hsmUri, target.credential, { ca: target.ca });
-  try {
+  return withAdminClient(target, async (admin) => {
     const role = findRole(await admin.listRoleDefinitions('/'), wanted);
-    return await fn({ admin, hsmUri: target.hsmUri, role, principalId, scope });
-  } finally {
-    admin.close();
-  }
+    return fn({ admin, hsmUri: target.hsmUri, role, principalId, scope });
+  });
 }

@@ -1,6 +1,6 @@
 import { Command } from '../command';
 import { TARGET_FLAGS, resolveTarget } from '../clients/target';
-import { ManagedHsmAdminClient } from '../clients/mhsm-admin';
+import { withAdminClient } from '../clients/mhsm-admin';
 import { checkedScope, roleGuidOf } from '../ceremonies/roles';
 
 /** `hsmctl roles definitions`: az keyvault role definition list --hsm-name ... */
@@ -19,8 +19,7 @@ export const rolesDefinitionsCommand: Command = {
   async run(flags) {
     const scope = checkedScope((flags.scope as string | undefined) ?? '/');
     const target = resolveTarget(flags);
-    const admin = new ManagedHsmAdminClient(target.hsmUri, target.credential, { ca: target.ca });
-    try {
+    return withAdminClient(target, async (admin) => {
       const defs = (await admin.listRoleDefinitions(scope)).sort((a, b) => a.properties.roleName.localeCompare(b.properties.roleName));
       if (flags.json) console.log(JSON.stringify(defs, null, 2));
       else {
@@ -35,8 +34,6 @@ export const rolesDefinitionsCommand: Command = {
         }
       }
       return 0;
-    } finally {
-      admin.close();
-    }
+    });
   },
 };

@@ -1,6 +1,6 @@
 import { Command } from '../command';
 import { TARGET_FLAGS, resolveTarget } from '../clients/target';
-import { ManagedHsmAdminClient } from '../clients/mhsm-admin';
+import { withAdminClient } from '../clients/mhsm-admin';
 import { checkedObjectId, checkedScope, viewOf } from '../ceremonies/roles';
 
 /** `hsmctl roles list`: az keyvault role assignment list --hsm-name ... [--scope ...] [--assignee-object-id ...] */
@@ -23,8 +23,7 @@ export const rolesListCommand: Command = {
     const scope = flags.scope === undefined ? undefined : checkedScope(flags.scope as string);
     const assignee = flags.assignee === undefined ? undefined : checkedObjectId(flags.assignee as string, '--assignee');
     const target = resolveTarget(flags);
-    const admin = new ManagedHsmAdminClient(target.hsmUri, target.credential, { ca: target.ca });
-    try {
+    return withAdminClient(target, async (admin) => {
       const definitions = await admin.listRoleDefinitions('/');
       const rows = (await admin.listRoleAssignments(scope ?? '/'))
         .map((a) => viewOf(a, definitions))
@@ -37,8 +36,6 @@ export const rolesListCommand: Command = {
         for (const r of rows) console.log(`  ${r.role.padEnd(width)}  ${r.principalId}  ${r.scope}`);
       }
       return 0;
-    } finally {
-      admin.close();
-    }
+    });
   },
 };

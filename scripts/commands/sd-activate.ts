@@ -1,7 +1,7 @@
 import { Command } from '../command';
 import { FlagSpecs, ParsedFlags, UsageError } from '../flags';
 import { TARGET_FLAGS, resolveTarget } from '../clients/target';
-import { ManagedHsmAdminClient } from '../clients/mhsm-admin';
+import { withAdminClient } from '../clients/mhsm-admin';
 import { MIN_KEY_BITS, downloadSecurityDomain, isActivated, makeWrappingKeys, readCertificateFile } from '../ceremonies/security-domain';
 import { CeremonyError } from '../failure';
 import { intFlag, required } from '../ceremonies/run';
@@ -50,8 +50,7 @@ export const sdActivateCommand: Command = {
     const out = required(flags, 'out');
     const target = resolveTarget(flags);
     const spec = await certificatesFromFlags(flags);
-    const client = new ManagedHsmAdminClient(target.hsmUri, target.credential, { ca: target.ca });
-    try {
+    return withAdminClient(target, async (client) => {
       if (await isActivated(client)) throw new CeremonyError(`${target.hsmUri} is already activated; to download its security domain under new certificates use \`hsmctl sd rotate\`. Nothing was changed.`);
       const t0 = Date.now();
       const made = spec.make ? await spec.make() : undefined;
@@ -61,8 +60,6 @@ export const sdActivateCommand: Command = {
       for (const f of r.keyFiles) console.log(`  wrapping key ${f.key} (0600), certificate ${f.cer}`);
       console.log(`${target.hsmUri}: ${r.status.status}${r.status.status_details ? ` (${r.status.status_details})` : ''}`);
       return 0;
-    } finally {
-      client.close();
-    }
+    });
   },
 };

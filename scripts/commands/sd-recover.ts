@@ -1,7 +1,7 @@
 import { Command } from '../command';
 import { UsageError } from '../flags';
 import { TARGET_FLAGS, resolveTarget } from '../clients/target';
-import { ManagedHsmAdminClient } from '../clients/mhsm-admin';
+import { withAdminClient } from '../clients/mhsm-admin';
 import { loadWrappingKeys, readTextFile, recoverSecurityDomain } from '../ceremonies/security-domain';
 import { required } from '../ceremonies/run';
 
@@ -28,13 +28,10 @@ export const sdRecoverCommand: Command = {
     const target = resolveTarget(flags);
     const text = readTextFile(sdFile, 'security domain file');
     const keys = loadWrappingKeys(keyFiles, (m) => console.error(m));
-    const client = new ManagedHsmAdminClient(target.hsmUri, target.credential, { ca: target.ca });
-    try {
+    return withAdminClient(target, async (client) => {
       const s = await recoverSecurityDomain(client, text, keys, flags['exchange-key-out'] as string | undefined);
       console.log(`${target.hsmUri}: security domain uploaded: ${s.status}${s.status_details ? ` (${s.status_details})` : ''}`);
       return 0;
-    } finally {
-      client.close();
-    }
+    });
   },
 };

@@ -1,6 +1,6 @@
 import { Command } from '../command';
 import { TARGET_FLAGS, resolveTarget } from '../clients/target';
-import { ManagedHsmAdminClient } from '../clients/mhsm-admin';
+import { withAdminClient } from '../clients/mhsm-admin';
 import { downloadSecurityDomain, isActivated } from '../ceremonies/security-domain';
 import { CeremonyError } from '../failure';
 import { required } from '../ceremonies/run';
@@ -22,8 +22,7 @@ export const sdRotateCommand: Command = {
     const out = required(flags, 'out');
     const target = resolveTarget(flags);
     const spec = await certificatesFromFlags(flags);
-    const client = new ManagedHsmAdminClient(target.hsmUri, target.credential, { ca: target.ca });
-    try {
+    return withAdminClient(target, async (client) => {
       if (!(await isActivated(client))) throw new CeremonyError(`${target.hsmUri} is not activated: there is no security domain to rotate (use \`hsmctl sd activate\`, or \`hsmctl sd recover\` for a recovery). Nothing was changed.`);
       const made = spec.make ? await spec.make() : undefined;
       const r = await downloadSecurityDomain(client, { out, required: spec.quorum, made, certificates: spec.certificates });
@@ -31,8 +30,6 @@ export const sdRotateCommand: Command = {
       for (const f of r.keyFiles) console.log(`  wrapping key ${f.key} (0600), certificate ${f.cer}`);
       console.log('store the new file and keys, verify them (hsmctl dr-drill), then retire the old ones');
       return 0;
-    } finally {
-      client.close();
-    }
+    });
   },
 };
